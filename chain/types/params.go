@@ -1,0 +1,70 @@
+package types
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/holiman/uint256"
+)
+
+// Params are the consensus parameters fixed in genesis (PROTOCOL.md *param*).
+// Amounts are in wei (1 QRN = 10^18 wei) and encode in JSON as decimal strings.
+type Params struct {
+	ChainID uint64 `json:"chainId"`
+	Network string `json:"network"` // names the gossip topics: /quern/<network>/...
+
+	TargetBlockMs     uint64 `json:"targetBlockMs"`     // retarget goal
+	InitialDifficulty uint64 `json:"initialDifficulty"` // MACs per block at genesis
+	MinDifficulty     uint64 `json:"minDifficulty"`
+	RetargetDivisor   uint64 `json:"retargetDivisor"` // one block moves D by at most 1/divisor
+
+	TileSize     uint32 `json:"tileSize"`     // b: output tile edge
+	ChunkSize    uint32 `json:"chunkSize"`    // κ: K-chunk between transcript words
+	NoiseRank    uint32 `json:"noiseRank"`    // r: rank of the noise factors
+	SyntheticDim uint32 `json:"syntheticDim"` // synthetic puzzle is dim×dim×dim
+
+	Subsidy       *uint256.Int `json:"subsidy"`       // wei per block
+	MinTxFee      *uint256.Int `json:"minTxFee"`      // fee floor of a transfer, wei
+	BaseFeeFactor uint64       `json:"baseFeeFactor"` // ≥ 1: job base fee = factor × subsidy × W / D
+
+	MaxJobInputBytes uint64 `json:"maxJobInputBytes"` // cap on a job program's inline inputs
+	MaxBlockTxs      uint32 `json:"maxBlockTxs"`
+	MaxBlockResults  uint32 `json:"maxBlockResults"`
+	FreivaldsRounds  uint32 `json:"freivaldsRounds"`
+	ResultRetention  uint64 `json:"resultRetention"` // blocks a result body is kept (0: forever)
+	MaxFutureMs      uint64 `json:"maxFutureMs"`     // a header may be at most this far ahead
+	MedianTimeSpan   uint32 `json:"medianTimeSpan"`  // header time > median of this many ancestors
+}
+
+// Validate rejects parameter sets that would break consensus arithmetic.
+func (p *Params) Validate() error {
+	switch {
+	case p.ChainID == 0:
+		return errors.New("params: chainId must be set")
+	case p.Network == "":
+		return errors.New("params: network must be set")
+	case p.TargetBlockMs == 0:
+		return errors.New("params: targetBlockMs must be positive")
+	case p.InitialDifficulty == 0 || p.MinDifficulty == 0:
+		return errors.New("params: difficulties must be positive")
+	case p.RetargetDivisor < 2:
+		return errors.New("params: retargetDivisor must be at least 2")
+	case p.TileSize == 0 || p.ChunkSize == 0 || p.NoiseRank == 0 || p.SyntheticDim == 0:
+		return errors.New("params: tileSize, chunkSize, noiseRank and syntheticDim must be positive")
+	case p.NoiseRank > 8:
+		// |E|,|F| ≤ r keeps (127+r)² · 65536 inside int32.
+		return fmt.Errorf("params: noiseRank %d above 8 could overflow int32 sums", p.NoiseRank)
+	case p.Subsidy == nil || p.MinTxFee == nil:
+		return errors.New("params: subsidy and minTxFee must be set")
+	case p.BaseFeeFactor == 0:
+		return errors.New("params: baseFeeFactor must be at least 1")
+	case p.FreivaldsRounds == 0:
+		return errors.New("params: freivaldsRounds must be at least 1")
+	case p.MedianTimeSpan == 0:
+		return errors.New("params: medianTimeSpan must be at least 1")
+	}
+	return nil
+}
+
+// QRN is 10^18 wei.
+var QRN = uint256.NewInt(1_000_000_000_000_000_000)

@@ -1,0 +1,51 @@
+package compute
+
+// Backend computes products. Every implementation must agree bit for bit with
+// the portable one on testdata/golden (C, and every tile digest).
+type Backend interface {
+	// Name identifies the backend in logs and benchmarks.
+	Name() string
+	// MatMul returns the exact product A·B; it panics on malformed shapes.
+	MatMul(a, b I8) I32
+	// NoisedMatMul computes (A+E)(B+F) tile by tile, passing each tile's
+	// digest to visit (possibly from several goroutines; nil visits nothing),
+	// and returns the denoised exact A·B. If visit returns false it stops and
+	// returns complete = false with an empty C.
+	NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (c I32, complete bool)
+	// TileDigest recomputes the digest of tile (ti, tj) alone: b·b·K MACs.
+	TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte
+}
+
+// portable is the pure-Go backend: SWAR int64 lanes, builds with CGO_ENABLED=0.
+type portable struct{}
+
+var _ Backend = (*portable)(nil)
+
+// Portable returns the pure-Go backend.
+func Portable() Backend { return &portable{} }
+
+func (*portable) Name() string { return "portable" }
+
+func (*portable) MatMul(a, b I8) I32 { return matMul(a, b) }
+
+func (*portable) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	return noisedMatMul(a, b, nz, g, visit)
+}
+
+func (*portable) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
+	return tileDigest(a, b, nz, g, ti, tj)
+}
+
+// MatMul returns the exact int32 product A·B (A is M×K, B is K×N, K ≤ MaxK)
+// using the portable backend. It panics on malformed shapes: callers validate.
+func MatMul(a, b I8) I32 { return matMul(a, b) }
+
+// NoisedMatMul is Portable().NoisedMatMul.
+func NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	return noisedMatMul(a, b, nz, g, visit)
+}
+
+// TileDigest is Portable().TileDigest.
+func TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
+	return tileDigest(a, b, nz, g, ti, tj)
+}

@@ -1,0 +1,469 @@
+package compute
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// naiveMatMul is the reference product: a plain triple loop.
+func naiveMatMul(a, b I8) I32 {
+	c := NewI32(a.Rows, b.Cols)
+	for i := 0; i < a.Rows; i++ {
+		for j := 0; j < b.Cols; j++ {
+			var s int32
+			for k := 0; k < a.Cols; k++ {
+				s += int32(a.At(i, k)) * int32(b.At(k, j))
+			}
+			c.Data[i*c.Cols+j] = s
+		}
+	}
+	return c
+}
+
+// refTranscript computes every tile digest straight from the PROTOCOL.md §3
+// definitions with dense E and F, independently of the packed kernels.
+func refTranscript(a, b I8, nz *Noise, g Geometry) map[[2]int][32]byte {
+	m, k, n, r := a.Rows, a.Cols, b.Cols, nz.Rank
+	ap := make([]int32, m*k)
+	for i := 0; i < m; i++ {
+		for kk := 0; kk < k; kk++ {
+			e := int32(0)
+			for q := 0; q < r; q++ {
+				e += int32(nz.EL[i*r+q]) * int32(nz.ER[q*k+kk])
+			}
+			ap[i*k+kk] = int32(a.At(i, kk)) + e
+		}
+	}
+	bp := make([]int32, k*n)
+	for kk := 0; kk < k; kk++ {
+		for j := 0; j < n; j++ {
+			f := int32(0)
+			for q := 0; q < r; q++ {
+				f += int32(nz.FL[kk*r+q]) * int32(nz.FR[q*n+j])
+			}
+			bp[kk*n+j] = int32(b.At(kk, j)) + f
+		}
+	}
+	out := map[[2]int][32]byte{}
+	tb := g.Tile
+	for I := 0; I*tb < m; I++ {
+		for J := 0; J*tb < n; J++ {
+			h, w := min(tb, m-I*tb), min(tb, n-J*tb)
+			var buf []byte
+			for t := 1; (t-1)*g.Chunk < k; t++ {
+				var z uint64
+				for ii := 0; ii < h; ii++ {
+					for jj := 0; jj < w; jj++ {
+						var p int32
+						for kk := 0; kk < min(t*g.Chunk, k); kk++ {
+							p += ap[(I*tb+ii)*k+kk] * bp[kk*n+J*tb+jj]
+						}
+						idx := ii*tb + jj
+						salt := uint32(idx+1) * 0x9E3779B1
+						x := uint32(p) ^ salt
+						z += uint64(x) * uint64(x)
+					}
+				}
+				buf = binary.BigEndian.AppendUint64(buf, z)
+			}
+			out[[2]int{I, J}] = [32]byte(crypto.Keccak256(buf))
+		}
+	}
+	return out
+}
+
+func randI8(rng *rand.Rand, rows, cols int, lo, hi int) I8 {
+	m := NewI8(rows, cols)
+	for i := range m.Data {
+		m.Data[i] = int8(lo + rng.IntN(hi-lo+1))
+	}
+	return m
+}
+
+func fillI8(rows, cols int, v int8) I8 {
+	m := NewI8(rows, cols)
+	for i := range m.Data {
+		m.Data[i] = v
+	}
+	return m
+}
+
+func equalI32(a, b I32) bool {
+	if a.Rows != b.Rows || a.Cols != b.Cols || len(a.Data) != len(b.Data) {
+		return false
+	}
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func firstDiff(a, b I32) string {
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			return fmt.Sprintf("C[%d][%d] = %d, want %d", i/a.Cols, i%a.Cols, a.Data[i], b.Data[i])
+		}
+	}
+	return "shapes differ"
+}
+
+var shapes = [][3]int{
+	{1, 1, 1}, {3, 65, 7}, {64, 64, 64}, {130, 257, 67}, {5, 1, 9}, {67, 1, 131},
+	{1, 300, 1}, {4, 63, 6}, {65, 64, 67}, {2, 129, 200}, {7, 1000, 5},
+}
+
+func TestMatMulMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range shapes {
+		for _, src := range []string{"random", "+127", "-127", "-128", "mixed"} {
+			var a, b I8
+			switch src {
+			case "random":
+				a, b = randI8(rng, s[0], s[1], -127, 127), randI8(rng, s[1], s[2], -127, 127)
+			case "+127":
+				a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], 127)
+			case "-127":
+				a, b = fillI8(s[0], s[1], -127), fillI8(s[1], s[2], -127)
+			case "-128": // outside the protocol's range, but MatMul stays exact for any int8
+				a, b = fillI8(s[0], s[1], -128), fillI8(s[1], s[2], -128)
+			case "mixed":
+				a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], -127)
+			}
+			got, want := MatMul(a, b), naiveMatMul(a, b)
+			if !equalI32(got, want) {
+				t.Fatalf("%v %s: %s", s, src, firstDiff(got, want))
+			}
+		}
+	}
+}
+
+func TestMatMulLargeK(t *testing.T) {
+	// K = MaxK with extreme values: the largest sums int32 must hold.
+	a, b := fillI8(2, MaxK, -128), fillI8(MaxK, 3, -128)
+	c := MatMul(a, b)
+	for _, v := range c.Data {
+		if v != 1<<30 { // 128·128·65536
+			t.Fatalf("got %d, want %d", v, 1<<30)
+		}
+	}
+	a, b = fillI8(3, MaxK, 127), fillI8(MaxK, 5, -127)
+	for _, v := range MatMul(a, b).Data {
+		if v != -127*127*MaxK {
+			t.Fatalf("got %d, want %d", v, -127*127*MaxK)
+		}
+	}
+}
+
+func TestMatMulEmpty(t *testing.T) {
+	c := MatMul(NewI8(3, 0), NewI8(0, 4))
+	if c.Rows != 3 || c.Cols != 4 || len(c.Data) != 12 {
+		t.Fatalf("got %d×%d with %d entries", c.Rows, c.Cols, len(c.Data))
+	}
+	for _, v := range c.Data {
+		if v != 0 {
+			t.Fatal("K = 0 product is not zero")
+		}
+	}
+	if c := MatMul(NewI8(0, 5), NewI8(5, 2)); c.Rows != 0 || len(c.Data) != 0 {
+		t.Fatal("M = 0 product is not empty")
+	}
+}
+
+func TestMatMulPanicsOnShapeMismatch(t *testing.T) {
+	for name, f := range map[string]func(){
+		"inner": func() { MatMul(NewI8(2, 3), NewI8(4, 2)) },
+		"data":  func() { MatMul(I8{Rows: 2, Cols: 2, Data: make([]int8, 3)}, NewI8(2, 2)) },
+		"maxK":  func() { MatMul(NewI8(1, MaxK+1), NewI8(MaxK+1, 1)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestXoshiroReference(t *testing.T) {
+	// Reference outputs of xoshiro256** for state {1, 2, 3, 4} (from the
+	// authors' C code).
+	var key [32]byte
+	for i := 0; i < 4; i++ {
+		binary.LittleEndian.PutUint64(key[8*i:], uint64(i+1))
+	}
+	x := NewXoshiro(key)
+	want := []uint64{11520, 0, 1509978240, 1215971899390074240}
+	for i, w := range want {
+		if got := x.Next(); got != w {
+			t.Fatalf("output %d = %d, want %d", i, got, w)
+		}
+	}
+	// The all-zero key is a fixed point; it must be replaced by s[0] = 1.
+	z := NewXoshiro([32]byte{})
+	var one [32]byte
+	one[0] = 1
+	o := NewXoshiro(one)
+	for i := 0; i < 4; i++ {
+		if a, b := z.Next(), o.Next(); a != b {
+			t.Fatalf("zero key output %d = %d, want %d", i, a, b)
+		}
+	}
+}
+
+func TestNoiseEncoding(t *testing.T) {
+	key := [32]byte{7}
+	nz := NewNoise(key, 3, 5, 4, 2)
+	x := NewXoshiro(key)
+	for _, f := range [][]int8{nz.EL, nz.ER, nz.FL, nz.FR} {
+		for i, v := range f {
+			if want := int8(x.Next()%3) - 1; v != want {
+				t.Fatalf("factor entry %d = %d, want %d", i, v, want)
+			}
+		}
+	}
+	if len(nz.EL) != 6 || len(nz.ER) != 10 || len(nz.FL) != 10 || len(nz.FR) != 8 {
+		t.Fatal("factor sizes")
+	}
+	r := RandomI8(key, 3, 4)
+	x = NewXoshiro(key)
+	for i, v := range r.Data {
+		if want := int8(int(x.Next()%255) - 127); v != want {
+			t.Fatalf("RandomI8 entry %d = %d, want %d", i, v, want)
+		}
+	}
+}
+
+type noisedCase struct {
+	m, k, n int
+	g       Geometry
+	rank    int
+}
+
+var noisedCases = []noisedCase{
+	{1, 1, 1, Geometry{64, 64}, 8},
+	{64, 64, 64, Geometry{64, 64}, 8},
+	{100, 70, 130, Geometry{64, 64}, 8},
+	{37, 1, 45, Geometry{64, 64}, 8},
+	{13, 10, 11, Geometry{8, 4}, 8},
+	{20, 33, 17, Geometry{5, 7}, 3},
+	{70, 200, 66, Geometry{32, 64}, 8},
+	{9, 130, 9, Geometry{64, 1}, 8},
+	{16, 16, 16, Geometry{4, 16}, 0},
+	{30, 300, 40, Geometry{16, 64}, 1},
+	{30, 530, 40, Geometry{16, 64}, 12}, // several packed words per factor row
+	{10, 40, 12, Geometry{8, 8}, 17},
+}
+
+func TestNoisedMatMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for ci, tc := range noisedCases {
+		// -128 lies outside the protocol's range; the kernels still stay exact.
+		for _, fill := range []int{0, 127, -127, -128} {
+			var a, b I8
+			if fill == 0 {
+				a, b = randI8(rng, tc.m, tc.k, -127, 127), randI8(rng, tc.k, tc.n, -127, 127)
+			} else {
+				a, b = fillI8(tc.m, tc.k, int8(fill)), fillI8(tc.k, tc.n, int8(fill))
+			}
+			nz := NewNoise([32]byte{byte(ci), byte(fill)}, tc.m, tc.k, tc.n, tc.rank)
+			var mu sync.Mutex
+			visited := map[[2]int][32]byte{}
+			c, complete := NoisedMatMul(a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				if _, dup := visited[[2]int{ti, tj}]; dup {
+					t.Errorf("tile (%d, %d) visited twice", ti, tj)
+				}
+				visited[[2]int{ti, tj}] = d
+				return true
+			})
+			name := fmt.Sprintf("%d×%d×%d %+v r=%d fill=%d", tc.m, tc.k, tc.n, tc.g, tc.rank, fill)
+			if !complete {
+				t.Fatalf("%s: incomplete", name)
+			}
+			if want := naiveMatMul(a, b); !equalI32(c, want) {
+				t.Fatalf("%s: denoised product: %s", name, firstDiff(c, want))
+			}
+			ref := refTranscript(a, b, nz, tc.g)
+			if len(visited) != len(ref) {
+				t.Fatalf("%s: visited %d tiles, want %d", name, len(visited), len(ref))
+			}
+			for ij, want := range ref {
+				if visited[ij] != want {
+					t.Fatalf("%s: tile %v digest %x, reference %x", name, ij, visited[ij], want)
+				}
+				if got := TileDigest(a, b, nz, tc.g, ij[0], ij[1]); got != want {
+					t.Fatalf("%s: TileDigest%v = %x, want %x", name, ij, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestNoisedMatMulDependsOnNoise(t *testing.T) {
+	a, b := RandomI8([32]byte{1}, 64, 64), RandomI8([32]byte{2}, 64, 64)
+	g := Geometry{Tile: 64, Chunk: 64}
+	d1 := TileDigest(a, b, NewNoise([32]byte{3}, 64, 64, 64, 8), g, 0, 0)
+	d2 := TileDigest(a, b, NewNoise([32]byte{4}, 64, 64, 64, 8), g, 0, 0)
+	if d1 == d2 {
+		t.Fatal("different noise keys gave the same digest")
+	}
+}
+
+func TestNoisedMatMulEarlyAbort(t *testing.T) {
+	m, k, n := 256, 128, 256
+	a, b := RandomI8([32]byte{1}, m, k), RandomI8([32]byte{2}, k, n)
+	nz := NewNoise([32]byte{3}, m, k, n, 8)
+	g := Geometry{Tile: 16, Chunk: 64} // 256 tiles
+	var calls atomic.Int64
+	c, complete := NoisedMatMul(a, b, nz, g, func(ti, tj int, d [32]byte) bool {
+		return calls.Add(1) < 3
+	})
+	if complete {
+		t.Fatal("complete after the visitor said stop")
+	}
+	if len(c.Data) != 0 {
+		t.Fatal("incomplete product returned data")
+	}
+	// Each worker may finish the tile it is on, but no new tile starts.
+	if got, limit := calls.Load(), int64(3+workers(256)); got > limit {
+		t.Fatalf("visitor called %d times after abort, want at most %d", got, limit)
+	}
+	// A nil visitor is allowed.
+	if c, ok := NoisedMatMul(a, b, nz, g, nil); !ok || !equalI32(c, MatMul(a, b)) {
+		t.Fatal("nil visitor")
+	}
+}
+
+func TestNoisedPanics(t *testing.T) {
+	a, b := NewI8(8, 8), NewI8(8, 8)
+	nz := NewNoise([32]byte{}, 8, 8, 8, 8)
+	for name, f := range map[string]func(){
+		"geometry": func() { NoisedMatMul(a, b, nz, Geometry{0, 4}, nil) },
+		"noise":    func() { NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 9, 8), Geometry{4, 4}, nil) },
+		"tile":     func() { TileDigest(a, b, nz, Geometry{4, 4}, 2, 0) },
+		"rank":     func() { NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 8, 1000), Geometry{4, 4}, nil) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestGeometry(t *testing.T) {
+	g := Geometry{Tile: 64, Chunk: 64}
+	if ti, tj := g.Tiles(100, 130); ti != 2 || tj != 3 {
+		t.Fatalf("Tiles = %d, %d", ti, tj)
+	}
+	if h, w := g.TileShape(100, 130, 1, 2); h != 36 || w != 2 {
+		t.Fatalf("TileShape = %d, %d", h, w)
+	}
+	if g.Validate() != nil || (Geometry{Tile: 64}).Validate() == nil {
+		t.Fatal("Validate")
+	}
+}
+
+func TestFreivalds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	seed := [32]byte{9}
+	for _, s := range shapes {
+		a, b := randI8(rng, s[0], s[1], -127, 127), randI8(rng, s[1], s[2], -127, 127)
+		c := MatMul(a, b)
+		if !Freivalds(a, b, c, seed, 2) {
+			t.Fatalf("%v: true product rejected", s)
+		}
+		// Corrupt single entries, including by ±1 and at the extremes.
+		for _, delta := range []int32{1, -1, 1 << 30, -7} {
+			idx := rng.IntN(len(c.Data))
+			bad := I32{Rows: c.Rows, Cols: c.Cols, Data: append([]int32(nil), c.Data...)}
+			bad.Data[idx] += delta
+			if Freivalds(a, b, bad, seed, 2) {
+				t.Fatalf("%v: corruption %+d at %d accepted", s, delta, idx)
+			}
+		}
+	}
+	a, b := fillI8(20, 30, -127), fillI8(30, 10, 127)
+	c := MatMul(a, b)
+	if !Freivalds(a, b, c, seed, 1) {
+		t.Fatal("extreme product rejected")
+	}
+	if Freivalds(a, b, I32{Rows: 10, Cols: 20, Data: c.Data}, seed, 2) {
+		t.Fatal("transposed shape accepted")
+	}
+	if Freivalds(a, b, I32{Rows: 20, Cols: 10, Data: c.Data[:199]}, seed, 2) {
+		t.Fatal("short data accepted")
+	}
+	if Freivalds(a, NewI8(31, 10), c, seed, 2) {
+		t.Fatal("inner mismatch accepted")
+	}
+	if Freivalds(a, b, c, seed, 0) {
+		t.Fatal("zero rounds accepted")
+	}
+}
+
+func TestMulMod(t *testing.T) {
+	cases := [][3]uint64{
+		{p61 - 1, p61 - 1, 1},
+		{p61 - 1, 2, p61 - 2},
+		{1 << 60, 2, 1},
+		{1 << 60, 4, 2},
+		{0, p61 - 1, 0},
+		{123456789, 987654321, 123456789 * 987654321 % p61},
+	}
+	for _, c := range cases {
+		if got := mulMod(c[0], c[1]); got != c[2] {
+			t.Errorf("mulMod(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
+		}
+	}
+	if fieldOf(-1) != p61-1 || fieldOf(5) != 5 {
+		t.Error("fieldOf")
+	}
+}
+
+func TestDotFieldMatchesMulMod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 5, 1000} {
+		x := make([]uint64, n)
+		var sx uint64
+		for j := range x {
+			x[j] = rng.Uint64() % p61
+			if j == 0 {
+				x[j] = p61 - 1
+			}
+			sx = addMod(sx, x[j])
+		}
+		r8 := make([]int8, n)
+		r32 := make([]int32, n)
+		var w8, w32 uint64
+		for j := range x {
+			r8[j] = int8(rng.IntN(256) - 128)
+			r32[j] = int32(rng.Uint32())
+			if j == 0 {
+				r32[j] = -1 << 31
+			}
+			w8 = addMod(w8, mulMod(fieldOf(int64(r8[j])), x[j]))
+			w32 = addMod(w32, mulMod(fieldOf(int64(r32[j])), x[j]))
+		}
+		if got := dotField(r8, x, int8Bias, mulMod(int8Bias, sx)); got != w8 {
+			t.Fatalf("int8 n=%d: %d, want %d", n, got, w8)
+		}
+		if got := dotField(r32, x, int32Bias, mulMod(int32Bias, sx)); got != w32 {
+			t.Fatalf("int32 n=%d: %d, want %d", n, got, w32)
+		}
+	}
+}

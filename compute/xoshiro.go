@@ -1,0 +1,51 @@
+package compute
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Xoshiro is the xoshiro256** generator keyed by 32 bytes. Its output stream is
+// part of the protocol (noise factors, synthetic puzzles, Freivalds vectors), so
+// it must never change.
+type Xoshiro struct {
+	s [4]uint64
+}
+
+// NewXoshiro seeds the state with the key's four little-endian 64-bit words; an
+// all-zero key (a fixed point of the generator) becomes s[0] = 1.
+func NewXoshiro(key [32]byte) *Xoshiro {
+	x := &Xoshiro{}
+	for i := range x.s {
+		x.s[i] = binary.LittleEndian.Uint64(key[8*i : 8*i+8])
+	}
+	if x.s == [4]uint64{} {
+		x.s[0] = 1
+	}
+	return x
+}
+
+// Next returns the next 64-bit output.
+func (x *Xoshiro) Next() uint64 {
+	s := &x.s
+	result := bits.RotateLeft64(s[1]*5, 7) * 9
+	t := s[1] << 17
+	s[2] ^= s[0]
+	s[3] ^= s[1]
+	s[1] ^= s[2]
+	s[0] ^= s[3]
+	s[2] ^= t
+	s[3] = bits.RotateLeft64(s[3], 45)
+	return result
+}
+
+// RandomI8 draws a rows×cols matrix with entries uniform-ish in [-127, 127]
+// (next() mod 255, minus 127), row-major: the synthetic puzzle's operands.
+func RandomI8(key [32]byte, rows, cols int) I8 {
+	x := NewXoshiro(key)
+	m := NewI8(rows, cols)
+	for i := range m.Data {
+		m.Data[i] = int8(int(x.Next()%255) - 127)
+	}
+	return m
+}

@@ -1,0 +1,172 @@
+package vm
+
+import (
+	"bytes"
+	"math"
+	"math/bits"
+
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/quern-chain/quern/compute"
+)
+
+// Version1 is the only program version this VM runs.
+const Version1 = 1
+
+// KindMatMul is a product C = A·B of int8 inputs, result int32.
+const KindMatMul uint8 = 1
+
+// Tensor is an int8 row-major matrix as it travels in a job: Data holds
+// Rows·Cols two's-complement bytes.
+type Tensor struct {
+	Rows, Cols uint32
+	Data       []byte
+}
+
+// Program is a job's computation. For KindMatMul, Inputs = [A (M×K), B (K×N)].
+type Program struct {
+	Version uint8
+	Kind    uint8
+	Inputs  []Tensor
+}
+
+// Limits bound what a node accepts; they come from genesis.
+type Limits struct {
+	MaxInputBytes uint64 // sum of all inputs' Data
+	MaxK          uint32 // inner dimension of a product
+}
+
+// DefaultLimits returns 16 MiB of inputs and K ≤ 65536.
+func DefaultLimits() Limits {
+	return Limits{MaxInputBytes: 16 << 20, MaxK: compute.MaxK}
+}
+
+// encodingSlack covers the RLP headers around the inputs' bytes.
+const encodingSlack = 1024
+
+// NewMatMul builds a version-1 matmul program from two matrices.
+func NewMatMul(a, b compute.I8) *Program {
+	return &Program{Version: Version1, Kind: KindMatMul, Inputs: []Tensor{tensorOf(a), tensorOf(b)}}
+}
+
+func tensorOf(m compute.I8) Tensor {
+	d := make([]byte, len(m.Data))
+	for i, v := range m.Data {
+		d[i] = byte(v)
+	}
+	return Tensor{Rows: uint32(m.Rows), Cols: uint32(m.Cols), Data: d}
+}
+
+// Encode returns the program's RLP encoding.
+func Encode(p *Program) ([]byte, error) {
+	return rlp.EncodeToBytes(p)
+}
+
+// Decode parses an RLP program, rejects trailing bytes, and checks it against lim.
+func Decode(b []byte, lim Limits) (*Program, error) {
+	if uint64(len(b)) > lim.MaxInputBytes+encodingSlack {
+		return nil, reject(ErrTooLarge, "program is %d bytes, more than the %d-byte input limit allows; submit smaller inputs", len(b), lim.MaxInputBytes)
+	}
+	p := new(Program)
+	if err := rlp.DecodeBytes(b, p); err != nil {
+		return nil, reject(ErrEncoding, "program is not a valid RLP [version, kind, inputs] list: %v", err)
+	}
+	if err := p.Check(lim); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+var inputNames = [...]string{"A", "B"}
+
+// Check validates the program statically: version, kind, input count and
+// shapes, value range [-127, 127], K and size limits, and that the work fits
+// in 64 bits.
+func (p *Program) Check(lim Limits) error {
+	if p.Version != Version1 {
+		return reject(ErrVersion, "program version %d is not supported; this node runs version %d programs", p.Version, Version1)
+	}
+	if p.Kind != KindMatMul {
+		return reject(ErrKind, "program kind %d is unknown; version 1 supports kind %d (matmul)", p.Kind, KindMatMul)
+	}
+	if len(p.Inputs) != 2 {
+		return reject(ErrShape, "matmul takes 2 inputs (A, B), got %d", len(p.Inputs))
+	}
+	var total uint64
+	for _, t := range p.Inputs {
+		total += uint64(len(t.Data))
+	}
+	if total > lim.MaxInputBytes {
+		return reject(ErrTooLarge, "inputs hold %d bytes, more than the limit of %d; split the job into smaller products", total, lim.MaxInputBytes)
+	}
+	for i, t := range p.Inputs {
+		name := inputNames[i]
+		if t.Rows == 0 || t.Cols == 0 {
+			return reject(ErrShape, "input %s: shape %d×%d has a zero dimension; every dimension must be at least 1", name, t.Rows, t.Cols)
+		}
+		if n := uint64(t.Rows) * uint64(t.Cols); n != uint64(len(t.Data)) {
+			return reject(ErrShape, "input %s: shape %d×%d needs %d bytes of data, got %d", name, t.Rows, t.Cols, n, len(t.Data))
+		}
+	}
+	a, b := p.Inputs[0], p.Inputs[1]
+	if a.Cols != b.Rows {
+		return reject(ErrShape, "input B: shape %d×%d does not match A's %d×%d (B needs %d rows)", b.Rows, b.Cols, a.Rows, a.Cols, a.Cols)
+	}
+	if a.Cols > lim.MaxK {
+		return reject(ErrTooLarge, "inner dimension K = %d exceeds the limit of %d; split the product along K", a.Cols, lim.MaxK)
+	}
+	if _, ok := work(a.Rows, a.Cols, b.Cols); !ok {
+		return reject(ErrTooLarge, "work %d×%d×%d MACs overflows 64 bits; split the job", a.Rows, a.Cols, b.Cols)
+	}
+	for i, t := range p.Inputs {
+		// -128 is excluded so that negation and the noised bounds stay symmetric.
+		if j := bytes.IndexByte(t.Data, 0x80); j >= 0 {
+			return reject(ErrValue, "input %s: entry (%d, %d) is -128; values must lie in [-127, 127]", inputNames[i], j/int(t.Cols), j%int(t.Cols))
+		}
+	}
+	return nil
+}
+
+// work returns M·K·N and whether it fits in 64 bits.
+func work(m, k, n uint32) (uint64, bool) {
+	hi, lo := bits.Mul64(uint64(m)*uint64(k), uint64(n))
+	return lo, hi == 0
+}
+
+// Work returns the program's work in MACs (M·K·N for a matmul): 0 for a
+// program with the wrong inputs, MaxUint64 if it overflows. Check first.
+func (p *Program) Work() uint64 {
+	if p.Kind != KindMatMul || len(p.Inputs) != 2 {
+		return 0
+	}
+	w, ok := work(p.Inputs[0].Rows, p.Inputs[0].Cols, p.Inputs[1].Cols)
+	if !ok {
+		return math.MaxUint64
+	}
+	return w
+}
+
+// MatMulOperands returns A and B of a matmul program as compute matrices
+// (copies). It checks the program's structure but not the size limits.
+func (p *Program) MatMulOperands() (a, b compute.I8, err error) {
+	if err := p.Check(Limits{MaxInputBytes: math.MaxUint64, MaxK: compute.MaxK}); err != nil {
+		return a, b, err
+	}
+	return matrixOf(p.Inputs[0]), matrixOf(p.Inputs[1]), nil
+}
+
+func matrixOf(t Tensor) compute.I8 {
+	m := compute.NewI8(int(t.Rows), int(t.Cols))
+	for i, v := range t.Data {
+		m.Data[i] = int8(v)
+	}
+	return m
+}
+
+// Run executes the program on be and returns its exact result.
+func Run(be compute.Backend, p *Program) (compute.I32, error) {
+	a, b, err := p.MatMulOperands()
+	if err != nil {
+		return compute.I32{}, err
+	}
+	return be.MatMul(a, b), nil
+}

@@ -1,0 +1,290 @@
+package vm
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/quern-chain/quern/compute"
+)
+
+func sample(m, k, n int) *Program {
+	return NewMatMul(compute.RandomI8([32]byte{1}, m, k), compute.RandomI8([32]byte{2}, k, n))
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	p := sample(5, 7, 3)
+	enc, err := Encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Decode(enc, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Version != Version1 || q.Kind != KindMatMul || len(q.Inputs) != 2 {
+		t.Fatalf("decoded %+v", q)
+	}
+	for i := range p.Inputs {
+		if p.Inputs[i].Rows != q.Inputs[i].Rows || p.Inputs[i].Cols != q.Inputs[i].Cols ||
+			!bytes.Equal(p.Inputs[i].Data, q.Inputs[i].Data) {
+			t.Fatalf("input %d differs", i)
+		}
+	}
+	again, _ := Encode(q)
+	if !bytes.Equal(enc, again) {
+		t.Fatal("re-encoding differs")
+	}
+	if _, err := Decode(append(enc, 0x00), DefaultLimits()); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	if _, err := Decode(enc[:len(enc)-1], DefaultLimits()); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if _, err := Decode(nil, DefaultLimits()); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("empty: %v", err)
+	}
+}
+
+func TestCheckRejects(t *testing.T) {
+	lim := DefaultLimits()
+	valid := func() *Program { return sample(4, 6, 5) }
+	cases := []struct {
+		name   string
+		mutate func(p *Program)
+		lim    Limits
+		want   error
+		msg    string
+	}{
+		{"version", func(p *Program) { p.Version = 2 }, lim, ErrVersion, "version 2"},
+		{"kind", func(p *Program) { p.Kind = 9 }, lim, ErrKind, "kind 9"},
+		{"no inputs", func(p *Program) { p.Inputs = nil }, lim, ErrShape, "got 0"},
+		{"three inputs", func(p *Program) { p.Inputs = append(p.Inputs, p.Inputs[0]) }, lim, ErrShape, "got 3"},
+		{"zero rows", func(p *Program) { p.Inputs[0] = Tensor{Rows: 0, Cols: 6} }, lim, ErrShape, "input A: shape 0×6"},
+		{"zero cols", func(p *Program) { p.Inputs[1] = Tensor{Rows: 6, Cols: 0} }, lim, ErrShape, "input B: shape 6×0"},
+		{"short data", func(p *Program) { p.Inputs[0].Data = p.Inputs[0].Data[:23] }, lim, ErrShape, "input A: shape 4×6 needs 24 bytes of data, got 23"},
+		{"long data", func(p *Program) { p.Inputs[1].Data = append(p.Inputs[1].Data, 1) }, lim, ErrShape, "input B: shape 6×5 needs 30 bytes of data, got 31"},
+		{"inner", func(p *Program) {
+			p.Inputs[1] = Tensor{Rows: 7, Cols: 5, Data: make([]byte, 35)}
+		}, lim, ErrShape, "input B: shape 7×5 does not match A's 4×6 (B needs 6 rows)"},
+		{"max K", func(p *Program) {}, Limits{MaxInputBytes: 1 << 20, MaxK: 5}, ErrTooLarge, "K = 6 exceeds the limit of 5"},
+		{"-128 in A", func(p *Program) { p.Inputs[0].Data[7] = 0x80 }, lim, ErrValue, "input A: entry (1, 1) is -128"},
+		{"-128 in B", func(p *Program) { p.Inputs[1].Data[29] = 0x80 }, lim, ErrValue, "input B: entry (5, 4) is -128"},
+		{"input bytes", func(p *Program) {}, Limits{MaxInputBytes: 53, MaxK: 100}, ErrTooLarge, "inputs hold 54 bytes"},
+	}
+	for _, c := range cases {
+		p := valid()
+		c.mutate(p)
+		err := p.Check(c.lim)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+			continue
+		}
+		var ce *CheckError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: message %q lacks %q", c.name, err, c.msg)
+		}
+		// The same program must be rejected the same way through Decode.
+		enc, eerr := Encode(p)
+		if eerr != nil {
+			t.Fatal(eerr)
+		}
+		if _, derr := Decode(enc, c.lim); !errors.Is(derr, c.want) {
+			t.Errorf("%s: Decode got %v, want %v", c.name, derr, c.want)
+		}
+	}
+	if err := valid().Check(lim); err != nil {
+		t.Fatalf("valid program rejected: %v", err)
+	}
+	// +127 and -127 are fine.
+	p := NewMatMul(compute.I8{Rows: 1, Cols: 2, Data: []int8{127, -127}}, compute.I8{Rows: 2, Cols: 1, Data: []int8{-127, 127}})
+	if err := p.Check(lim); err != nil {
+		t.Fatalf("extremes rejected: %v", err)
+	}
+}
+
+func TestCheckWorkOverflow(t *testing.T) {
+	// With consistent data, M·K·N cannot overflow before memory runs out, so
+	// Check's guard is defensive; test the arithmetic and Work's saturation.
+	p := &Program{Version: Version1, Kind: KindMatMul, Inputs: []Tensor{
+		{Rows: math.MaxUint32, Cols: 1 << 16},
+		{Rows: 1 << 16, Cols: math.MaxUint32},
+	}}
+	if w := p.Work(); w != math.MaxUint64 {
+		t.Fatalf("Work = %d", w)
+	}
+	if _, ok := work(math.MaxUint32, 1<<16, math.MaxUint32); ok {
+		t.Fatal("overflow not detected")
+	}
+	if w, ok := work(1<<20, 1<<16, 1<<20); !ok || w != 1<<56 {
+		t.Fatal("large but valid work rejected")
+	}
+}
+
+func TestDecodeRejectsOversizedEncoding(t *testing.T) {
+	enc, _ := Encode(sample(64, 64, 64))
+	if _, err := Decode(enc, Limits{MaxInputBytes: 100, MaxK: 100}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDecodeRejectsBadFields(t *testing.T) {
+	// Not a list; a list with a non-integer version; an oversized kind.
+	for _, b := range [][]byte{
+		{0x80},
+		mustRLP(t, []any{[]byte{1, 2}, uint8(1), []Tensor{}}),
+		mustRLP(t, []any{uint64(1), uint64(300), []Tensor{}}),
+	} {
+		if _, err := Decode(b, DefaultLimits()); !errors.Is(err, ErrEncoding) {
+			t.Errorf("%x: got %v", b, err)
+		}
+	}
+}
+
+func mustRLP(t *testing.T, v any) []byte {
+	b, err := rlp.EncodeToBytes(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestWork(t *testing.T) {
+	if w := sample(3, 5, 7).Work(); w != 105 {
+		t.Fatalf("Work = %d, want 105", w)
+	}
+	if w := (&Program{Version: 1, Kind: KindMatMul}).Work(); w != 0 {
+		t.Fatalf("Work of an empty program = %d", w)
+	}
+}
+
+func TestRunMatchesMatMul(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {17, 33, 9}, {64, 128, 70}} {
+		a, b := compute.RandomI8([32]byte{3}, s[0], s[1]), compute.RandomI8([32]byte{4}, s[1], s[2])
+		p := NewMatMul(a, b)
+		enc, _ := Encode(p)
+		q, err := Decode(enc, DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Run(compute.Portable(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := compute.MatMul(a, b)
+		if c.Rows != want.Rows || c.Cols != want.Cols {
+			t.Fatalf("%v: shape %d×%d", s, c.Rows, c.Cols)
+		}
+		for i := range want.Data {
+			if c.Data[i] != want.Data[i] {
+				t.Fatalf("%v: entry %d = %d, want %d", s, i, c.Data[i], want.Data[i])
+			}
+		}
+		if !compute.Freivalds(a, b, c, [32]byte{5}, 2) {
+			t.Fatalf("%v: Freivalds rejects Run's result", s)
+		}
+	}
+	bad := sample(2, 3, 4)
+	bad.Inputs[0].Data[0] = 0x80
+	if _, err := Run(compute.Portable(), bad); !errors.Is(err, ErrValue) {
+		t.Fatalf("Run of a bad program: %v", err)
+	}
+	big := &Program{Version: Version1, Kind: KindMatMul, Inputs: []Tensor{
+		{Rows: 1, Cols: compute.MaxK + 1, Data: make([]byte, compute.MaxK+1)},
+		{Rows: compute.MaxK + 1, Cols: 1, Data: make([]byte, compute.MaxK+1)},
+	}}
+	if _, err := Run(compute.Portable(), big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Run with K > MaxK: %v", err)
+	}
+}
+
+func TestMatMulOperands(t *testing.T) {
+	a := compute.I8{Rows: 2, Cols: 2, Data: []int8{-127, 1, 0, 127}}
+	b := compute.I8{Rows: 2, Cols: 1, Data: []int8{-1, 2}}
+	ga, gb, err := NewMatMul(a, b).MatMulOperands()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range a.Data {
+		if ga.Data[i] != v {
+			t.Fatal("A differs")
+		}
+	}
+	if gb.Rows != 2 || gb.Cols != 1 || gb.Data[0] != -1 || gb.Data[1] != 2 {
+		t.Fatal("B differs")
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	c := compute.I32{Rows: 2, Cols: 3, Data: []int32{0, -1, math.MaxInt32, math.MinInt32, 12345, -67890}}
+	enc := EncodeResult(c)
+	if len(enc) != 24 || !bytes.Equal(enc[4:8], []byte{0xff, 0xff, 0xff, 0xff}) || !bytes.Equal(enc[8:12], []byte{0xff, 0xff, 0xff, 0x7f}) {
+		t.Fatalf("encoding %x", enc)
+	}
+	got, err := DecodeResult(2, 3, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.Data {
+		if got.Data[i] != c.Data[i] {
+			t.Fatalf("entry %d = %d", i, got.Data[i])
+		}
+	}
+	for _, tc := range []struct {
+		rows, cols uint32
+		data       []byte
+		want       error
+	}{
+		{2, 3, enc[:23], ErrShape},
+		{2, 3, append(enc, 0), ErrShape},
+		{3, 3, enc, ErrShape},
+		{0, 3, nil, ErrShape},
+		{math.MaxUint32, math.MaxUint32, enc, ErrTooLarge},
+	} {
+		if _, err := DecodeResult(tc.rows, tc.cols, tc.data); !errors.Is(err, tc.want) {
+			t.Errorf("%d×%d with %d bytes: got %v, want %v", tc.rows, tc.cols, len(tc.data), err, tc.want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, p := range []*Program{sample(1, 1, 1), sample(3, 4, 2), sample(8, 2, 8)} {
+		enc, _ := Encode(p)
+		f.Add(enc)
+	}
+	bad := sample(2, 2, 2)
+	bad.Inputs[1].Data[3] = 0x80
+	enc, _ := Encode(bad)
+	f.Add(enc)
+	f.Add([]byte{})
+	f.Add([]byte{0xc0})
+	f.Add([]byte{0xc3, 0x01, 0x01, 0xc0})
+	sentinels := []error{ErrEncoding, ErrVersion, ErrKind, ErrShape, ErrValue, ErrTooLarge}
+	lim := Limits{MaxInputBytes: 1 << 16, MaxK: 1024}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Decode(data, lim)
+		if err != nil {
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("error %v wraps no sentinel", err)
+		}
+		if p.Work() == 0 {
+			t.Fatal("accepted program has no work")
+		}
+		again, err := Encode(p)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("accepted a non-canonical encoding: %x vs %x", data, again)
+		}
+		if p.Work() <= 1<<16 {
+			if _, err := Run(compute.Portable(), p); err != nil {
+				t.Fatalf("Run of a checked program: %v", err)
+			}
+		}
+	})
+}
