@@ -1,0 +1,387 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/consensus"
+)
+
+const (
+	headerCacheSize   = 2048
+	blockCacheSize    = 32
+	stateCacheSize    = 16
+	badBlockCacheSize = 256
+	maxCachedBodySize = 1 << 20 // blocks carrying big job programs are not cached
+)
+
+// Chain is the block tree on disk with its canonical chain, head state and
+// fork choice (most total difficulty; ties keep the first seen). Readers are
+// safe for concurrent use; InsertBlock calls are serialised.
+type Chain struct {
+	db      *badger.DB
+	params  *types.Params
+	genesis *types.Block
+	engine  consensus.Engine
+	log     *slog.Logger
+	now     func() time.Time
+
+	insertMu sync.Mutex // one import at a time
+
+	mu        sync.RWMutex // guards the head fields
+	head      *types.Block
+	headTD    *uint256.Int
+	headState *State
+
+	headers *lru[common.Hash, *types.Header]
+	blocks  *lru[common.Hash, *types.Block]
+	states  *lru[common.Hash, *State]
+	bad     *lru[common.Hash, error] // rule errors of rejected blocks
+
+	subMu  sync.Mutex
+	subs   map[int]chan<- *types.Block
+	nextID int
+}
+
+// Open opens the chain in dir, writing g's genesis block on first use. A
+// datadir that holds another genesis is refused.
+func Open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger) (*Chain, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if engine == nil {
+		return nil, errors.New("chain: no consensus engine")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := openDB(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	params := g.Config
+	gblock, gstate := g.ToBlock()
+	c := &Chain{
+		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now,
+		headers: newLRU[common.Hash, *types.Header](headerCacheSize),
+		blocks:  newLRU[common.Hash, *types.Block](blockCacheSize),
+		states:  newLRU[common.Hash, *State](stateCacheSize),
+		bad:     newLRU[common.Hash, error](badBlockCacheSize),
+		subs:    make(map[int]chan<- *types.Block),
+	}
+	if err := c.loadOrInit(dir, gstate); err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("chain opened", "dir", dir, "genesis", gblock.Hash(), "head", c.head.Number(), "hash", c.head.Hash())
+	return c, nil
+}
+
+func (c *Chain) loadOrInit(dir string, gstate *State) error {
+	ghash := c.genesis.Hash()
+	var stored common.Hash
+	err := c.db.View(func(txn *badger.Txn) error {
+		var err error
+		stored, err = readGenesisHash(txn)
+		return err
+	})
+	switch {
+	case errors.Is(err, errNotFound):
+		c.log.Info("writing genesis", "hash", ghash, "chainId", c.params.ChainID, "network", c.params.Network)
+		err = c.db.Update(func(txn *badger.Txn) error {
+			td := uint256.NewInt(c.genesis.Header.Difficulty)
+			return firstErr(
+				writeSchemaVersion(txn), writeBlock(txn, c.genesis), writeTD(txn, ghash, td),
+				writeState(txn, ghash, gstate), writeCanonicalHash(txn, 0, ghash),
+				writeHeadHash(txn, ghash), writeGenesisHash(txn, ghash),
+			)
+		})
+		if err != nil {
+			return fmt.Errorf("write genesis: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read genesis hash: %w", err)
+	case stored != ghash:
+		return fmt.Errorf("datadir %s holds the chain of genesis %s, but the configured genesis is %s: "+
+			"use another datadir or the genesis file it was created with", dir, stored, ghash)
+	}
+	return c.db.View(func(txn *badger.Txn) error {
+		v, err := readSchemaVersion(txn)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v != schemaVersion {
+			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d", dir, v, schemaVersion)
+		}
+		hh, err := readHeadHash(txn)
+		if err != nil {
+			return fmt.Errorf("read head hash: %w", err)
+		}
+		head, err := readBlock(txn, hh)
+		if err != nil {
+			return fmt.Errorf("read head block %s: %w", hh, err)
+		}
+		td, err := readTD(txn, hh)
+		if err != nil {
+			return fmt.Errorf("read head total difficulty: %w", err)
+		}
+		st, err := readState(txn, hh)
+		if err != nil {
+			return fmt.Errorf("read head state: %w", err)
+		}
+		if st.Root() != head.Header.StateRoot {
+			return fmt.Errorf("head state of %s has root %s, header says %s: the datadir is corrupt", hh, st.Root(), head.Header.StateRoot)
+		}
+		c.head, c.headTD, c.headState = head, td, st
+		return nil
+	})
+}
+
+// Close closes the database. The chain must not be used afterwards.
+func (c *Chain) Close() error {
+	c.insertMu.Lock()
+	defer c.insertMu.Unlock()
+	return c.db.Close()
+}
+
+// Params returns the consensus parameters (shared: do not modify).
+func (c *Chain) Params() *types.Params { return c.params }
+
+// Engine returns the consensus engine the chain validates with.
+func (c *Chain) Engine() consensus.Engine { return c.engine }
+
+// Genesis returns the genesis block.
+func (c *Chain) Genesis() *types.Block { return c.genesis }
+
+// CurrentBlock returns the head of the canonical chain.
+func (c *Chain) CurrentBlock() *types.Block {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.head
+}
+
+// CurrentTD returns the head's total difficulty.
+func (c *Chain) CurrentTD() *uint256.Int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return clone(c.headTD)
+}
+
+// State returns the head state. It is frozen (immutable), so it may be kept
+// and read from any goroutine; call Copy for a mutable one.
+func (c *Chain) State() *State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.headState
+}
+
+// StateAtBlock returns the (frozen) state after block h.
+func (c *Chain) StateAtBlock(h common.Hash) (*State, error) {
+	if st, ok := c.states.get(h); ok {
+		return st, nil
+	}
+	var st *State
+	err := c.db.View(func(txn *badger.Txn) error {
+		var err error
+		st, err = readState(txn, h)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state at block %s: %w", h, err)
+	}
+	c.states.add(h, st)
+	return st, nil
+}
+
+// GetBlockByHash returns a stored block (canonical or not), or nil.
+func (c *Chain) GetBlockByHash(h common.Hash) *types.Block {
+	if b, ok := c.blocks.get(h); ok {
+		return b
+	}
+	var b *types.Block
+	if c.view(func(txn *badger.Txn) (err error) { b, err = readBlock(txn, h); return }) != nil {
+		return nil
+	}
+	c.cacheBlock(b)
+	return b
+}
+
+func (c *Chain) cacheBlock(b *types.Block) {
+	size := 0
+	for _, tx := range b.Txs {
+		size += len(tx.Program)
+	}
+	for _, r := range b.Results {
+		size += len(r.Data)
+	}
+	if size <= maxCachedBodySize {
+		c.blocks.add(b.Hash(), b)
+	}
+}
+
+// GetBlockByNumber returns the canonical block at n, or nil.
+func (c *Chain) GetBlockByNumber(n uint64) *types.Block {
+	h, ok := c.CanonicalHash(n)
+	if !ok {
+		return nil
+	}
+	return c.GetBlockByHash(h)
+}
+
+// CanonicalHash returns the hash of the canonical block at n.
+func (c *Chain) CanonicalHash(n uint64) (common.Hash, bool) {
+	var h common.Hash
+	err := c.view(func(txn *badger.Txn) (err error) { h, err = readCanonicalHash(txn, n); return })
+	return h, err == nil
+}
+
+// GetHeader returns a stored header, or nil.
+func (c *Chain) GetHeader(h common.Hash) *types.Header {
+	if hd, ok := c.headers.get(h); ok {
+		return hd
+	}
+	var hd *types.Header
+	if c.view(func(txn *badger.Txn) (err error) { hd, err = readHeader(txn, h); return }) != nil {
+		return nil
+	}
+	c.headers.add(h, hd)
+	return hd
+}
+
+// HasBlock reports whether block h is stored.
+func (c *Chain) HasBlock(h common.Hash) bool {
+	if _, ok := c.headers.get(h); ok {
+		return true
+	}
+	var ok bool
+	_ = c.view(func(txn *badger.Txn) (err error) { ok, err = has(txn, headerKey(h)); return })
+	return ok
+}
+
+// TD returns block h's total difficulty, or nil if h is unknown.
+func (c *Chain) TD(h common.Hash) *uint256.Int {
+	var td *uint256.Int
+	if c.view(func(txn *badger.Txn) (err error) { td, err = readTD(txn, h); return }) != nil {
+		return nil
+	}
+	return td
+}
+
+// JobProgram returns a job's encoded vm program (stored with the block that
+// submitted it, on any branch).
+func (c *Chain) JobProgram(id common.Hash) ([]byte, bool) {
+	var code []byte
+	err := c.view(func(txn *badger.Txn) (err error) { code, err = readProgram(txn, id); return })
+	return code, err == nil
+}
+
+// JobResult returns the result of a job done on the canonical chain.
+func (c *Chain) JobResult(id common.Hash) (*types.JobResult, error) {
+	j, ok := c.State().Job(id)
+	if !ok {
+		return nil, fmt.Errorf("job %s: unknown", id)
+	}
+	switch j.Status {
+	case JobPending:
+		return nil, fmt.Errorf("job %s: still pending (expires after block %d)", id, j.Expiry)
+	case JobExpired:
+		return nil, fmt.Errorf("job %s: expired undone at block %d, fee refunded", id, j.Expiry+1)
+	}
+	b := c.GetBlockByNumber(j.DoneBlock)
+	if b == nil {
+		return nil, fmt.Errorf("job %s: block %d holding the result is not stored", id, j.DoneBlock)
+	}
+	for _, r := range b.Results {
+		if r.JobID == id && r.Hash() == j.ResultHash {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("job %s: result not found in block %d", id, j.DoneBlock)
+}
+
+// GetTransaction finds a transaction in the canonical chain.
+func (c *Chain) GetTransaction(h common.Hash) (*types.Tx, *TxLookup, bool) {
+	var l *TxLookup
+	if c.view(func(txn *badger.Txn) (err error) { l, err = readTxLookup(txn, h); return }) != nil {
+		return nil, nil, false
+	}
+	b := c.GetBlockByHash(l.BlockHash)
+	if b == nil || l.Index >= uint64(len(b.Txs)) {
+		return nil, nil, false
+	}
+	return b.Txs[l.Index], l, true
+}
+
+// MinTime is the least valid time (unix ms) of a child of parent: one above
+// the median of the last MedianTimeSpan blocks.
+func (c *Chain) MinTime(parent *types.Header) uint64 {
+	return medianTime(c.params, c, parent) + 1
+}
+
+// NextDifficulty is the difficulty a child of parent must carry.
+func (c *Chain) NextDifficulty(parent *types.Header) uint64 {
+	var grand *types.Header
+	if parent.Number > 0 {
+		grand = c.GetHeader(parent.ParentHash)
+	}
+	return consensus.CalcDifficulty(c.params, parent, grand)
+}
+
+// BuildBlock assembles an unsealed child of parent for a miner, skipping
+// candidate txs and results that would make it invalid (see BuildBlock in
+// process.go). The caller fills in the Seal, which changes no other field.
+func (c *Chain) BuildBlock(parent *types.Block, coinbase common.Address, timeMs uint64,
+	txs []*types.Tx, results []*types.JobResult,
+) (*types.Block, error) {
+	st, err := c.StateAtBlock(parent.Hash())
+	if err != nil {
+		return nil, err
+	}
+	b, _ := BuildBlock(c.params, c, parent.Header, st, coinbase, timeMs, c.NextDifficulty(parent.Header), txs, results)
+	return b, nil
+}
+
+// SubscribeHead delivers every new head block to ch. Sends never block: a
+// subscriber that is not ready misses that head. Call the returned function
+// to unsubscribe.
+func (c *Chain) SubscribeHead(ch chan<- *types.Block) (unsubscribe func()) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	id := c.nextID
+	c.nextID++
+	c.subs[id] = ch
+	return func() {
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		delete(c.subs, id)
+	}
+}
+
+func (c *Chain) notifyHead(b *types.Block) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	for _, ch := range c.subs {
+		select {
+		case ch <- b:
+		default:
+		}
+	}
+}
+
+func (c *Chain) view(f func(txn *badger.Txn) error) error { return c.db.View(f) }
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+// Package chain is quern's ledger: the genesis, the account and job state
+// with its root, the state transition of a block, header and body rules,
+// block import with fork choice (most total difficulty, first seen on ties)
+// and reorgs, the transaction pool, and the badger store behind them (every
+// key in schema.go). The proof-of-useful-work checks live in consensus,
+// behind consensus.Engine.
+package chain

@@ -1,0 +1,180 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/consensus"
+)
+
+// InsertBlock fully validates b and stores it. If its total difficulty is
+// strictly above the head's it becomes the head (reorganising the canonical
+// index if it is on another branch); otherwise it is kept as a side block.
+// It returns ErrKnownBlock, ErrUnknownParent, ErrFutureBlock (retry later),
+// a *RuleError (the block is invalid) or a storage error.
+func (c *Chain) InsertBlock(b *types.Block) error {
+	if b == nil || b.Header == nil {
+		return errors.New("insert block: no header")
+	}
+	c.insertMu.Lock()
+	defer c.insertMu.Unlock()
+
+	hash := b.Hash()
+	if c.HasBlock(hash) {
+		return ErrKnownBlock
+	}
+	if err, ok := c.bad.get(hash); ok {
+		return err // the same invalid block again: no need to check it twice
+	}
+	parent := c.GetHeader(b.ParentHash())
+	if parent == nil {
+		return fmt.Errorf("%w %s of block %d", ErrUnknownParent, b.ParentHash(), b.Number())
+	}
+	st, err := c.validate(b, parent)
+	if err != nil {
+		err = fmt.Errorf("block %d %s: %w", b.Number(), hash.TerminalString(), err)
+		if IsRuleError(err) {
+			c.bad.add(hash, err)
+		}
+		return err
+	}
+	td := consensus.AddDifficulty(c.TD(b.ParentHash()), b.Header.Difficulty)
+
+	c.mu.RLock()
+	oldHead, oldTD := c.head, c.headTD
+	c.mu.RUnlock()
+	newHead := td.Gt(oldTD)
+
+	var dropped, added int
+	err = c.db.Update(func(txn *badger.Txn) error {
+		if err := writeBlock(txn, b); err != nil {
+			return err
+		}
+		if err := writeTD(txn, hash, td); err != nil {
+			return err
+		}
+		if err := writeState(txn, hash, st); err != nil {
+			return err
+		}
+		for _, tx := range b.Txs {
+			if tx.Kind == types.TxJob {
+				if err := writeProgram(txn, tx.Hash(), tx.Program); err != nil {
+					return err
+				}
+			}
+		}
+		if !newHead {
+			return nil
+		}
+		var err error
+		if dropped, added, err = c.setCanonical(txn, b, oldHead); err != nil {
+			return err
+		}
+		return writeHeadHash(txn, hash)
+	})
+	if err != nil {
+		return fmt.Errorf("store block %d %s: %w", b.Number(), hash.TerminalString(), err)
+	}
+	c.headers.add(hash, b.Header)
+	c.cacheBlock(b)
+	c.states.add(hash, st)
+	if !newHead {
+		c.log.Debug("imported side block", "number", b.Number(), "hash", hash, "td", td)
+		return nil
+	}
+	c.mu.Lock()
+	c.head, c.headTD, c.headState = b, td, st
+	c.mu.Unlock()
+	if dropped > 0 {
+		c.log.Info("chain reorganised", "oldHead", oldHead.Number(), "oldHash", oldHead.Hash(),
+			"newHead", b.Number(), "newHash", hash, "dropped", dropped, "added", added)
+	} else {
+		c.log.Debug("imported block", "number", b.Number(), "hash", hash, "txs", len(b.Txs), "results", len(b.Results), "td", td)
+	}
+	c.notifyHead(b)
+	return nil
+}
+
+// validate runs every rule on b (a child of parent) and returns its state.
+func (c *Chain) validate(b *types.Block, parent *types.Header) (*State, error) {
+	h := b.Header
+	if err := verifyHeader(c.params, c, parent, h, uint64(c.now().UnixMilli())); err != nil {
+		return nil, err
+	}
+	if err := verifyBody(c.params, b); err != nil {
+		return nil, err
+	}
+	parentState, err := c.StateAtBlock(h.ParentHash)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workSource{p: c.params, st: parentState, progs: c, number: h.Number}
+	if err := c.engine.VerifySeal(c.params, h, b.Body(), ws); err != nil {
+		return nil, ruleErr(ErrBadSeal, err, "seal")
+	}
+	st, err := ApplyBlock(c.params, c.engine, c, parentState, b)
+	if err != nil {
+		return nil, err
+	}
+	if root := st.Root(); root != h.StateRoot {
+		return nil, ruleErr(ErrBadStateRoot, nil, "state gives %s, header says %s", root, h.StateRoot)
+	}
+	return st, nil
+}
+
+// setCanonical makes b's branch canonical inside txn: from b back to the
+// first ancestor already canonical, it writes number → hash and tx lookups,
+// and it unindexes the old branch above that ancestor (numbers above b's
+// included). It returns how many old blocks left and new ones joined.
+func (c *Chain) setCanonical(txn *badger.Txn, b *types.Block, oldHead *types.Block) (dropped, added int, err error) {
+	var branch []*types.Block
+	for cur := b; ; {
+		h, err := readCanonicalHash(txn, cur.Number())
+		if err == nil && h == cur.Hash() {
+			break
+		}
+		if err != nil && !errors.Is(err, errNotFound) {
+			return 0, 0, err
+		}
+		branch = append(branch, cur)
+		if cur.Number() == 0 {
+			return 0, 0, errors.New("reorg reached a foreign genesis")
+		}
+		parent, err := c.readBlockTxn(txn, cur.ParentHash())
+		if err != nil {
+			return 0, 0, fmt.Errorf("reorg: ancestor %s: %w", cur.ParentHash(), err)
+		}
+		cur = parent
+	}
+	ancestor := b.Number() - uint64(len(branch))
+	for n := oldHead.Number(); n > ancestor; n-- {
+		h, err := readCanonicalHash(txn, n)
+		if err != nil {
+			return 0, 0, fmt.Errorf("reorg: canonical %d: %w", n, err)
+		}
+		old, err := c.readBlockTxn(txn, h)
+		if err != nil {
+			return 0, 0, fmt.Errorf("reorg: old block %d: %w", n, err)
+		}
+		if err := firstErr(deleteTxLookups(txn, old), deleteCanonicalHash(txn, n)); err != nil {
+			return 0, 0, err
+		}
+		dropped++
+	}
+	for _, nb := range branch {
+		if err := firstErr(writeCanonicalHash(txn, nb.Number(), nb.Hash()), writeTxLookups(txn, nb)); err != nil {
+			return 0, 0, err
+		}
+	}
+	return dropped, len(branch), nil
+}
+
+func (c *Chain) readBlockTxn(txn *badger.Txn, h common.Hash) (*types.Block, error) {
+	if b, ok := c.blocks.get(h); ok {
+		return b, nil
+	}
+	return readBlock(txn, h)
+}

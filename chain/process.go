@@ -1,0 +1,258 @@
+package chain
+
+import (
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/compute"
+	"github.com/quern-chain/quern/consensus"
+	"github.com/quern-chain/quern/vm"
+)
+
+// ProgramSource returns the encoded vm program of a job by its id. Programs
+// are stored apart from the state (they may be megabytes); a job's record in
+// the state only names it.
+type ProgramSource interface {
+	JobProgram(id common.Hash) ([]byte, bool)
+}
+
+// JobLimits are the vm's static limits on a job program under p.
+func JobLimits(p *types.Params) vm.Limits {
+	return vm.Limits{MaxInputBytes: p.MaxJobInputBytes, MaxK: compute.MaxK}
+}
+
+// ApplyBlock runs b's state transition on a copy of parent and returns the
+// new (frozen) state. It does not check the header's state root. Order:
+//
+//  1. every pending job with Expiry < number expires; its fee is refunded;
+//  2. results, in body order: pending job, once per block, right shape,
+//     engine.VerifyResult; the base fee is burned, the rest goes to coinbase;
+//  3. transactions, in body order (signature, chain id, nonce, kind, fees,
+//     balance; a job tx escrows its fee and records a pending job);
+//  4. coinbase gets subsidy + transfer fees + job miner fees, and the same
+//     total is added to its recorded miner reward.
+func ApplyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, parent *State, b *types.Block) (*State, error) {
+	if n := len(b.Txs); uint64(n) > uint64(p.MaxBlockTxs) {
+		return nil, ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
+	}
+	if n := len(b.Results); uint64(n) > uint64(p.MaxBlockResults) {
+		return nil, ruleErr(ErrTooManyItems, nil, "%d results, at most %d", n, p.MaxBlockResults)
+	}
+	bp := newBlockProcessor(p, progs, parent, b.Header)
+	bp.expireJobs()
+	for i, r := range b.Results {
+		prog, err := bp.checkResult(r)
+		if err != nil {
+			return nil, fmt.Errorf("result %d: %w", i, err)
+		}
+		if err := engine.VerifyResult(p, b.Header, prog, r); err != nil {
+			return nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID))
+		}
+		bp.applyResult(r)
+	}
+	for i, tx := range b.Txs {
+		if err := bp.applyTx(tx); err != nil {
+			return nil, fmt.Errorf("tx %d (%s): %w", i, tx.Hash().TerminalString(), err)
+		}
+	}
+	return bp.finalize(), nil
+}
+
+// BuildBlock assembles an unsealed child of parent for a miner: it applies
+// the candidate results and txs in order, skipping any that would make the
+// block invalid (results are NOT checked with VerifyResult: they are the
+// miner's own, and the sealed hash that keys Freivalds' vectors is unknown
+// yet), up to the caps. The header has every field but the Seal, including
+// the state root, which the seal does not affect. It returns the new state.
+func BuildBlock(p *types.Params, progs ProgramSource, parent *types.Header, parentState *State,
+	coinbase common.Address, timeMs, difficulty uint64, txs []*types.Tx, results []*types.JobResult,
+) (*types.Block, *State) {
+	h := &types.Header{
+		ParentHash: parent.Hash(),
+		Number:     parent.Number + 1,
+		Time:       timeMs,
+		Coinbase:   coinbase,
+		Difficulty: difficulty,
+	}
+	bp := newBlockProcessor(p, progs, parentState, h)
+	bp.expireJobs()
+	b := &types.Block{Header: h}
+	for _, r := range results {
+		if uint64(len(b.Results)) >= uint64(p.MaxBlockResults) {
+			break
+		}
+		if _, err := bp.checkResult(r); err != nil {
+			continue
+		}
+		bp.applyResult(r)
+		b.Results = append(b.Results, r)
+	}
+	for _, tx := range txs {
+		if uint64(len(b.Txs)) >= uint64(p.MaxBlockTxs) {
+			break
+		}
+		if err := bp.applyTx(tx); err != nil {
+			continue
+		}
+		b.Txs = append(b.Txs, tx)
+	}
+	st := bp.finalize()
+	h.TxRoot, h.ResultRoot, h.StateRoot = types.TxRoot(b.Txs), types.ResultRoot(b.Results), st.Root()
+	return b, st
+}
+
+// blockProcessor carries one block's state transition. Every check of a tx
+// or result happens before any mutation, so a rejected item leaves the state
+// untouched (BuildBlock relies on it).
+type blockProcessor struct {
+	p     *types.Params
+	progs ProgramSource
+	h     *types.Header
+	st    *State
+	fees  *uint256.Int // transfer fees + job miner fees owed to coinbase
+	seen  map[common.Hash]bool
+}
+
+func newBlockProcessor(p *types.Params, progs ProgramSource, parent *State, h *types.Header) *blockProcessor {
+	return &blockProcessor{p: p, progs: progs, h: h, st: parent.Copy(), fees: new(uint256.Int), seen: make(map[common.Hash]bool)}
+}
+
+func (bp *blockProcessor) expireJobs() {
+	for _, j := range bp.st.jobs {
+		if j.Status == JobPending && j.Expiry < bp.h.Number {
+			j.Status = JobExpired
+			bp.st.credit(j.Owner, j.Fee)
+		}
+	}
+}
+
+// checkResult runs every rule on r but the engine's Freivalds check and
+// returns the job's decoded program for it.
+func (bp *blockProcessor) checkResult(r *types.JobResult) (*vm.Program, error) {
+	if bp.seen[r.JobID] {
+		return nil, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
+	}
+	j, ok := bp.st.jobs[r.JobID]
+	if !ok || j.Status != JobPending {
+		return nil, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
+	}
+	if r.Rows != j.Rows || r.Cols != j.Cols || uint64(len(r.Data)) != 4*uint64(r.Rows)*uint64(r.Cols) {
+		return nil, ruleErr(ErrBadResult, consensus.ErrResultShape,
+			"job %s: result %d×%d with %d bytes, want %d×%d int32", r.JobID, r.Rows, r.Cols, len(r.Data), j.Rows, j.Cols)
+	}
+	code, ok := bp.progs.JobProgram(r.JobID)
+	if !ok {
+		// The program is stored with the block that submitted the job: a
+		// missing one is a broken store, not the block's fault.
+		return nil, fmt.Errorf("job %s: program missing from the store", r.JobID)
+	}
+	prog, err := vm.Decode(code, JobLimits(bp.p))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: stored program: %w", r.JobID, err)
+	}
+	return prog, nil
+}
+
+func (bp *blockProcessor) applyResult(r *types.JobResult) {
+	bp.seen[r.JobID] = true
+	j := bp.st.jobs[r.JobID]
+	base := consensus.JobBaseFee(bp.p, bp.h.Difficulty, j.Work)
+	if base.Gt(j.Fee) {
+		base = clone(j.Fee)
+	}
+	j.Status = JobDone
+	j.ResultHash = r.Hash()
+	j.DoneBlock = bp.h.Number
+	j.Miner = bp.h.Coinbase
+	j.Burned = base
+	j.MinerFee = new(uint256.Int).Sub(j.Fee, base)
+	bp.fees.Add(bp.fees, j.MinerFee)
+}
+
+func (bp *blockProcessor) applyTx(tx *types.Tx) error {
+	from, err := tx.Sender()
+	if err != nil {
+		return ruleErr(ErrBadSignature, err, "tx %s", tx.Hash())
+	}
+	if tx.ChainID != bp.p.ChainID {
+		return ruleErr(ErrBadChainID, nil, "chain id %d, want %d", tx.ChainID, bp.p.ChainID)
+	}
+	acc := bp.st.Account(from)
+	if tx.Nonce != acc.Nonce {
+		return ruleErr(ErrBadNonce, nil, "sender %s nonce %d, want %d", from, tx.Nonce, acc.Nonce)
+	}
+	value, fee := orZero(tx.Value), orZero(tx.Fee)
+	switch tx.Kind {
+	case types.TxTransfer:
+		if fee.Lt(bp.p.MinTxFee) {
+			return ruleErr(ErrFeeTooLow, nil, "fee %s below the floor %s", fee, bp.p.MinTxFee)
+		}
+		cost, overflow := new(uint256.Int).AddOverflow(value, fee)
+		if overflow || acc.Balance.Lt(cost) {
+			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, needs %s + %s", from, acc.Balance, value, fee)
+		}
+		bp.st.debit(from, cost)
+		bp.st.credit(tx.To, value)
+		bp.fees.Add(bp.fees, fee)
+	case types.TxJob:
+		job, err := checkJobTx(bp.p, bp.h.Number, bp.h.Difficulty, tx)
+		if err != nil {
+			return err
+		}
+		if acc.Balance.Lt(fee) {
+			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, job escrow needs %s", from, acc.Balance, fee)
+		}
+		job.Owner = from
+		bp.st.debit(from, fee)
+		bp.st.putJob(job)
+	default:
+		return ruleErr(ErrBadTxKind, types.ErrTxKind, "kind %d", tx.Kind)
+	}
+	bp.st.incNonce(from)
+	return nil
+}
+
+// checkJobTx runs the job-specific rules of a job tx that would land in block
+// number with difficulty d and returns its pending record (Owner unset).
+func checkJobTx(p *types.Params, number, d uint64, tx *types.Tx) (*Job, error) {
+	prog, err := vm.Decode(tx.Program, JobLimits(p))
+	if err != nil {
+		return nil, ruleErr(ErrBadJob, err, "program")
+	}
+	if prog.Kind != vm.KindMatMul || len(prog.Inputs) != 2 {
+		return nil, ruleErr(ErrBadJob, nil, "program kind %d: v1 accepts matrix-product jobs only", prog.Kind)
+	}
+	if tx.Expiry <= number {
+		return nil, ruleErr(ErrBadJob, nil, "expiry %d not after block %d", tx.Expiry, number)
+	}
+	if !orZero(tx.Value).IsZero() {
+		return nil, ruleErr(ErrBadJob, nil, "a job tx carries no value (got %s)", tx.Value)
+	}
+	fee, work := orZero(tx.Fee), prog.Work()
+	if base := consensus.JobBaseFee(p, d, work); fee.Lt(base) {
+		return nil, ruleErr(ErrFeeTooLow, nil, "job fee %s below the base fee %s for %d MACs", fee, base, work)
+	}
+	return &Job{
+		ID:        tx.Hash(),
+		Fee:       clone(fee),
+		Work:      work,
+		Rows:      prog.Inputs[0].Rows,
+		Cols:      prog.Inputs[1].Cols,
+		Expiry:    tx.Expiry,
+		Submitted: number,
+		Status:    JobPending,
+		Burned:    new(uint256.Int),
+		MinerFee:  new(uint256.Int),
+	}, nil
+}
+
+func (bp *blockProcessor) finalize() *State {
+	total := consensus.Subsidy(bp.p)
+	total.Add(total, bp.fees)
+	bp.st.credit(bp.h.Coinbase, total)
+	bp.st.addReward(bp.h.Coinbase, total)
+	bp.st.freeze()
+	return bp.st
+}

@@ -1,0 +1,100 @@
+package chain
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/consensus"
+	"github.com/quern-chain/quern/vm"
+)
+
+// headerReader resolves ancestors for the time and difficulty rules.
+type headerReader interface {
+	GetHeader(h common.Hash) *types.Header
+}
+
+// verifyHeader checks h's number, time and difficulty against its parent.
+// nowMs is the local clock; a header too far ahead is ErrFutureBlock (not
+// the sender's fault: it may be valid a little later).
+func verifyHeader(p *types.Params, hr headerReader, parent, h *types.Header, nowMs uint64) error {
+	if h.Number != parent.Number+1 {
+		return ruleErr(ErrBadNumber, nil, "number %d, parent is %d", h.Number, parent.Number)
+	}
+	if med := medianTime(p, hr, parent); h.Time <= med {
+		return ruleErr(ErrBadTime, nil, "time %d not above the median %d of the last %d blocks", h.Time, med, p.MedianTimeSpan)
+	}
+	if h.Time > nowMs+p.MaxFutureMs {
+		return fmt.Errorf("%w: time %d is %d ms ahead of the local clock", ErrFutureBlock, h.Time, h.Time-nowMs)
+	}
+	var grand *types.Header
+	if parent.Number > 0 {
+		if grand = hr.GetHeader(parent.ParentHash); grand == nil {
+			return fmt.Errorf("%w: grandparent %s", ErrUnknownParent, parent.ParentHash)
+		}
+	}
+	if want := consensus.CalcDifficulty(p, parent, grand); h.Difficulty != want {
+		return ruleErr(ErrBadDifficulty, nil, "difficulty %d, want %d", h.Difficulty, want)
+	}
+	return nil
+}
+
+// medianTime is the median time of the last MedianTimeSpan blocks ending at
+// parent (fewer near genesis); a child's time must be above it.
+func medianTime(p *types.Params, hr headerReader, parent *types.Header) uint64 {
+	times := make([]uint64, 0, p.MedianTimeSpan)
+	for h := parent; h != nil && uint32(len(times)) < p.MedianTimeSpan; {
+		times = append(times, h.Time)
+		if h.Number == 0 {
+			break
+		}
+		h = hr.GetHeader(h.ParentHash)
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// verifyBody checks the caps and that the header commits to the body.
+func verifyBody(p *types.Params, b *types.Block) error {
+	if n := len(b.Txs); uint64(n) > uint64(p.MaxBlockTxs) {
+		return ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
+	}
+	if n := len(b.Results); uint64(n) > uint64(p.MaxBlockResults) {
+		return ruleErr(ErrTooManyItems, nil, "%d results, at most %d", n, p.MaxBlockResults)
+	}
+	if root := types.TxRoot(b.Txs); root != b.Header.TxRoot {
+		return ruleErr(ErrBadTxRoot, nil, "body gives %s, header says %s", root, b.Header.TxRoot)
+	}
+	if root := types.ResultRoot(b.Results); root != b.Header.ResultRoot {
+		return ruleErr(ErrBadResultRoot, nil, "body gives %s, header says %s", root, b.Header.ResultRoot)
+	}
+	return nil
+}
+
+// workSource answers the engine's seal check from the parent's state: a job
+// may carry tickets only while it is pending for the block being checked.
+type workSource struct {
+	p      *types.Params
+	st     *State
+	progs  ProgramSource
+	number uint64 // the block under check
+}
+
+var _ consensus.WorkSource = (*workSource)(nil)
+
+func (ws *workSource) PendingJobProgram(id common.Hash) (*vm.Program, error) {
+	j, ok := ws.st.jobs[id]
+	if !ok || j.Status != JobPending || j.Expiry < ws.number {
+		return nil, fmt.Errorf("%w: job %s", consensus.ErrUnknownWork, id)
+	}
+	code, ok := ws.progs.JobProgram(id)
+	if !ok {
+		return nil, fmt.Errorf("job %s: program missing from the store", id)
+	}
+	prog, err := vm.Decode(code, JobLimits(ws.p))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: stored program: %w", id, err)
+	}
+	return prog, nil
+}
