@@ -1,0 +1,219 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rlp"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/quern-chain/quern/chain"
+	"github.com/quern-chain/quern/chain/types"
+)
+
+// Score thresholds: a few invalid blocks silence a peer's gossip, more
+// graylist it. An invalid message costs invalidWeight × count².
+const (
+	invalidWeight      = -100
+	gossipThreshold    = -500
+	publishThreshold   = -1000
+	graylistThreshold  = -2500
+	syncRulePenalty    = 3000 // app-specific: a peer that synced us an invalid block
+	syncBadRespPenalty = 50
+)
+
+func (s *Service) startGossip() error {
+	gp := pubsub.DefaultGossipSubParams()
+	if s.cfg.gossipHeartbeat > 0 {
+		gp.HeartbeatInterval = s.cfg.gossipHeartbeat
+	}
+	topicScore := func(weight float64) *pubsub.TopicScoreParams {
+		return &pubsub.TopicScoreParams{
+			SkipAtomicValidation:           true,
+			TopicWeight:                    weight,
+			TimeInMeshWeight:               0.01,
+			TimeInMeshQuantum:              time.Second,
+			TimeInMeshCap:                  600,
+			FirstMessageDeliveriesWeight:   1,
+			FirstMessageDeliveriesDecay:    pubsub.ScoreParameterDecay(10 * time.Minute),
+			FirstMessageDeliveriesCap:      50,
+			InvalidMessageDeliveriesWeight: invalidWeight,
+			InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(time.Hour),
+		}
+	}
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	scores := &pubsub.PeerScoreParams{
+		Topics: map[string]*pubsub.TopicScoreParams{
+			s.blocksTopicName: topicScore(1),
+			s.txsTopicName:    topicScore(0.5),
+		},
+		AppSpecificScore:            s.rep.score,
+		AppSpecificWeight:           1,
+		IPColocationFactorWeight:    -10,
+		IPColocationFactorThreshold: 8,
+		IPColocationFactorWhitelist: []*net.IPNet{loopback},
+		DecayInterval:               pubsub.DefaultDecayInterval,
+		DecayToZero:                 pubsub.DefaultDecayToZero,
+		RetainScore:                 time.Hour,
+	}
+	thresholds := &pubsub.PeerScoreThresholds{
+		GossipThreshold:             gossipThreshold,
+		PublishThreshold:            publishThreshold,
+		GraylistThreshold:           graylistThreshold,
+		AcceptPXThreshold:           100,
+		OpportunisticGraftThreshold: 5,
+	}
+	psCtx, psCancel := context.WithCancel(context.Background())
+	s.psCancel = psCancel
+	ps, err := pubsub.NewGossipSub(psCtx, s.host,
+		pubsub.WithGossipSubParams(gp),
+		pubsub.WithPeerScore(scores, thresholds),
+		pubsub.WithMaxMessageSize(maxPubsubMessageSize),
+		// Our own blocks go to every peer, not just the mesh (which forms on
+		// a heartbeat and may be empty just after we connect).
+		pubsub.WithFloodPublish(true),
+		// Content ids: the same block published by two nodes is one message.
+		pubsub.WithMessageIdFn(func(m *pb.Message) string {
+			h := sha256.Sum256(m.Data)
+			return string(h[:])
+		}),
+		pubsub.WithLogger(s.log.With("sub", "pubsub")),
+	)
+	if err != nil {
+		return fmt.Errorf("p2p: gossipsub: %w", err)
+	}
+	s.ps = ps
+
+	if s.blocks, err = ps.Join(s.blocksTopicName); err != nil {
+		return fmt.Errorf("p2p: join %s: %w", s.blocksTopicName, err)
+	}
+	if s.txs, err = ps.Join(s.txsTopicName); err != nil {
+		return fmt.Errorf("p2p: join %s: %w", s.txsTopicName, err)
+	}
+	if err := ps.RegisterTopicValidator(s.blocksTopicName, pubsub.ValidatorEx(s.validateBlock),
+		pubsub.WithValidatorConcurrency(32)); err != nil {
+		return fmt.Errorf("p2p: block validator: %w", err)
+	}
+	if err := ps.RegisterTopicValidator(s.txsTopicName, pubsub.ValidatorEx(s.validateTx)); err != nil {
+		return fmt.Errorf("p2p: tx validator: %w", err)
+	}
+	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
+		// Validators do the work; subscribing puts us in the mesh, and the
+		// delivered messages only need draining.
+		sub, err := t.Subscribe()
+		if err != nil {
+			return fmt.Errorf("p2p: subscribe %s: %w", t.String(), err)
+		}
+		s.subs = append(s.subs, sub)
+		s.goLocked(func() {
+			for {
+				if _, err := sub.Next(s.ctx); err != nil {
+					return
+				}
+			}
+		})
+	}
+	return nil
+}
+
+// validateBlock imports a gossiped block; only a block the chain accepted
+// is forwarded. Our own publications were imported by the miner already.
+func (s *Service) validateBlock(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	b, err := decodeBlock(msg.Data)
+	if err != nil {
+		s.log.Debug("Undecodable gossip block", "peer", from, "err", err)
+		s.rejectBlocks.Add(1)
+		return pubsub.ValidationReject
+	}
+	err = s.chain.InsertBlock(b)
+	if from == s.id {
+		if err == nil || errors.Is(err, chain.ErrKnownBlock) {
+			return pubsub.ValidationAccept
+		}
+		s.log.Warn("Not broadcasting own block", "number", b.Number(), "hash", b.Hash(), "err", err)
+		return pubsub.ValidationReject
+	}
+	switch {
+	case err == nil:
+		s.log.Debug("Imported gossip block", "number", b.Number(), "hash", b.Hash(), "peer", from)
+		return pubsub.ValidationAccept
+	case errors.Is(err, chain.ErrKnownBlock), errors.Is(err, chain.ErrFutureBlock):
+		return pubsub.ValidationIgnore
+	case errors.Is(err, chain.ErrUnknownParent):
+		// We are behind (or on a fork): ask the sender where it stands.
+		s.askStatus(from)
+		return pubsub.ValidationIgnore
+	case chain.IsRuleError(err):
+		s.log.Warn("Rejected invalid gossip block", "number", b.Number(), "hash", b.Hash(), "peer", from, "err", err)
+		s.rejectBlocks.Add(1)
+		return pubsub.ValidationReject
+	default:
+		s.log.Error("Importing gossip block", "number", b.Number(), "hash", b.Hash(), "err", err)
+		return pubsub.ValidationIgnore
+	}
+}
+
+// validateTx rejects what no honest node would send (undecodable or badly
+// signed) and ignores what the pool merely declines (nonce, fee, dupes).
+func (s *Service) validateTx(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	tx, err := decodeTx(msg.Data)
+	if err == nil {
+		_, err = tx.Sender()
+	}
+	if err != nil {
+		s.log.Debug("Invalid gossip tx", "peer", from, "err", err)
+		s.rejectTxs.Add(1)
+		return pubsub.ValidationReject
+	}
+	if from == s.id {
+		return pubsub.ValidationAccept // BroadcastTx: the caller's pool has it
+	}
+	if err := s.pool.Add(tx); err != nil {
+		s.log.Debug("Pool declined gossip tx", "hash", tx.Hash(), "peer", from, "err", err)
+		return pubsub.ValidationIgnore
+	}
+	return pubsub.ValidationAccept
+}
+
+// BroadcastBlock gossips a block we mined. It inserts the block first if
+// the chain does not have it, and fails if the chain refuses it.
+func (s *Service) BroadcastBlock(b *types.Block) error {
+	if _, err := s.running(); err != nil {
+		return err
+	}
+	data, err := rlp.EncodeToBytes(b)
+	if err != nil {
+		return fmt.Errorf("p2p: encode block %d: %w", b.Number(), err)
+	}
+	if len(data) > MaxBlockSize {
+		return fmt.Errorf("p2p: block %d is %d bytes, over the %d gossip cap", b.Number(), len(data), MaxBlockSize)
+	}
+	if err := s.blocks.Publish(s.ctx, data); err != nil {
+		return fmt.Errorf("p2p: publish block %d: %w", b.Number(), err)
+	}
+	return nil
+}
+
+// BroadcastTx gossips a transaction that our own pool has accepted.
+func (s *Service) BroadcastTx(tx *types.Tx) error {
+	if _, err := s.running(); err != nil {
+		return err
+	}
+	data, err := rlp.EncodeToBytes(tx)
+	if err != nil {
+		return fmt.Errorf("p2p: encode tx: %w", err)
+	}
+	if len(data) > MaxTxSize {
+		return fmt.Errorf("p2p: tx is %d bytes, over the %d gossip cap", len(data), MaxTxSize)
+	}
+	if err := s.txs.Publish(s.ctx, data); err != nil {
+		return fmt.Errorf("p2p: publish tx %s: %w", tx.Hash(), err)
+	}
+	return nil
+}

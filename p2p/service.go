@@ -1,0 +1,376 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/quern-chain/quern/chain/types"
+)
+
+// Chain is what p2p needs from the block chain. Every method must be safe
+// for concurrent use: gossip validators and the syncer call it in parallel.
+type Chain interface {
+	Genesis() *types.Block
+	CurrentBlock() *types.Block
+	CurrentTD() *uint256.Int
+	GetBlockByNumber(n uint64) *types.Block // canonical
+	GetBlockByHash(h common.Hash) *types.Block
+	HasBlock(h common.Hash) bool
+	// InsertBlock returns nil, chain.ErrKnownBlock, chain.ErrUnknownParent,
+	// chain.ErrFutureBlock, a *chain.RuleError, or another (local) error.
+	InsertBlock(b *types.Block) error
+}
+
+// TxPool takes transactions heard from peers.
+type TxPool interface {
+	Add(tx *types.Tx) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Network     string   // topics /quern/<network>/blocks and /quern/<network>/txs; protocol ids under /quern/<network>/
+	ListenAddrs []string // multiaddrs, e.g. /ip4/127.0.0.1/tcp/0; empty: libp2p's defaults
+	Bootnodes   []string // full multiaddrs with /p2p/<id>
+	KeyFile     string   // persistent node identity (created if absent, 0600); empty = ephemeral
+	MDNS        bool     // LAN discovery
+	Log         *slog.Logger
+
+	// Knobs for tests; zero means the default.
+	statusInterval  time.Duration
+	gossipHeartbeat time.Duration
+	bootnodeBackoff time.Duration
+}
+
+const (
+	defaultStatusInterval  = 5 * time.Second
+	defaultBootnodeBackoff = time.Second
+	maxBootnodeBackoff     = time.Minute
+	syncLogInterval        = 2 * time.Second
+	syncFailCooldown       = 10 * time.Second
+	statusRequestMinGap    = time.Second // per peer, for status asked by gossip
+	banDuration            = 30 * time.Minute
+)
+
+var (
+	ErrNotStarted = errors.New("p2p: service not started")
+	ErrStopped    = errors.New("p2p: service stopped")
+)
+
+// Service is a running p2p node: host, gossip, status and sync.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	chain Chain
+	pool  TxPool
+	key   crypto.PrivKey
+	id    peer.ID
+	boots []peer.AddrInfo
+
+	blocksTopicName, txsTopicName string
+	statusProto, syncProto        protocol.ID
+
+	rep   *reputation
+	peers *peerSet
+
+	// life guards host, ps, topics and the started/stopped flags, and makes
+	// wg.Add race-free against Stop.
+	life     sync.Mutex
+	started  bool
+	stopped  bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	host     host.Host
+	ps       *pubsub.PubSub
+	psCancel context.CancelFunc
+	blocks   *pubsub.Topic
+	txs      *pubsub.Topic
+	subs     []*pubsub.Subscription
+	mdns     mdns.Service
+	notifiee *network.NotifyBundle
+
+	syncReq      chan struct{}
+	syncing      atomic.Bool
+	syncHighest  atomic.Uint64
+	rejectBlocks atomic.Uint64 // gossip blocks rejected by the chain's rules
+	rejectTxs    atomic.Uint64
+}
+
+// New prepares a service: it loads (or creates) the identity and checks the
+// configuration. Nothing listens until Start.
+func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
+	if cfg.Network == "" {
+		return nil, errors.New("p2p: network name is empty (set it from the genesis params)")
+	}
+	if c == nil || pool == nil {
+		return nil, errors.New("p2p: chain and txpool are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.statusInterval == 0 {
+		cfg.statusInterval = defaultStatusInterval
+	}
+	if cfg.bootnodeBackoff == 0 {
+		cfg.bootnodeBackoff = defaultBootnodeBackoff
+	}
+	key, err := loadOrCreateKey(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: node key: %w", err)
+	}
+	var boots []peer.AddrInfo
+	for _, s := range cfg.Bootnodes {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("p2p: bootnode %q: %w (want /ip4/<ip>/tcp/<port>/p2p/<id>)", s, err)
+		}
+		if ai.ID == id {
+			continue // our own address in a shared bootnode list
+		}
+		boots = append(boots, *ai)
+	}
+	prefix := "/quern/" + cfg.Network + "/"
+	return &Service{
+		cfg:             cfg,
+		log:             cfg.Log.With("module", "p2p"),
+		chain:           c,
+		pool:            pool,
+		key:             key,
+		id:              id,
+		boots:           boots,
+		blocksTopicName: prefix + "blocks",
+		txsTopicName:    prefix + "txs",
+		statusProto:     protocol.ID(prefix + "status/1"),
+		syncProto:       protocol.ID(prefix + "sync/1"),
+		rep:             newReputation(),
+		peers:           newPeerSet(),
+		syncReq:         make(chan struct{}, 1),
+	}, nil
+}
+
+// Start opens the host, joins the gossip topics and starts the background
+// loops: status polling, sync, bootnode redial and mDNS.
+func (s *Service) Start() error {
+	s.life.Lock()
+	if s.started {
+		s.life.Unlock()
+		return errors.New("p2p: already started")
+	}
+	s.started = true
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.startLocked(); err != nil {
+		s.stopLocked()
+		s.life.Unlock()
+		s.wg.Wait()
+		return err
+	}
+	addrs := s.addrsLocked()
+	s.life.Unlock()
+	s.log.Info("P2P started", "id", s.id, "addrs", addrs, "network", s.cfg.Network)
+	return nil
+}
+
+func (s *Service) startLocked() error {
+	opts := []libp2p.Option{
+		libp2p.Identity(s.key),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.ConnectionGater(s.rep),
+		libp2p.DisableRelay(),
+		libp2p.UserAgent("quern"),
+	}
+	if len(s.cfg.ListenAddrs) > 0 {
+		opts = append(opts, libp2p.ListenAddrStrings(s.cfg.ListenAddrs...))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return fmt.Errorf("p2p: host: %w", err)
+	}
+	s.host = h
+	// Handlers first: a peer may dial us the moment the host listens.
+	h.SetStreamHandler(s.statusProto, s.handleStatus)
+	h.SetStreamHandler(s.syncProto, s.handleSync)
+
+	if err := s.startGossip(); err != nil {
+		return err
+	}
+
+	s.notifiee = &network.NotifyBundle{
+		ConnectedF:    s.onConnected,
+		DisconnectedF: s.onDisconnected,
+	}
+	h.Network().Notify(s.notifiee)
+
+	s.goLocked(s.statusLoop)
+	s.goLocked(s.syncLoop)
+	for _, ai := range s.boots {
+		s.goLocked(func() { s.keepBootnode(ai) })
+	}
+	if s.cfg.MDNS {
+		s.mdns = mdns.NewMdnsService(h, "quern-"+s.cfg.Network, mdnsNotifee{s})
+		if err := s.mdns.Start(); err != nil {
+			return fmt.Errorf("p2p: mdns: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stop tears everything down and waits for every goroutine it started.
+// It is safe to call more than once, and without Start.
+func (s *Service) Stop() error {
+	s.life.Lock()
+	if !s.started || s.stopped {
+		s.stopped = true
+		s.life.Unlock()
+		return nil
+	}
+	s.stopLocked()
+	s.life.Unlock()
+	s.wg.Wait()
+	s.log.Info("P2P stopped")
+	return nil
+}
+
+func (s *Service) stopLocked() {
+	s.stopped = true
+	s.cancel()
+	if s.mdns != nil {
+		s.mdns.Close()
+	}
+	if s.host != nil {
+		if s.notifiee != nil {
+			s.host.Network().StopNotify(s.notifiee)
+		}
+		s.host.RemoveStreamHandler(s.statusProto)
+		s.host.RemoveStreamHandler(s.syncProto)
+	}
+	for _, sub := range s.subs {
+		sub.Cancel()
+	}
+	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
+		if t != nil {
+			s.ps.UnregisterTopicValidator(t.String())
+			t.Close()
+		}
+	}
+	if s.psCancel != nil {
+		s.psCancel()
+	}
+	if s.host != nil {
+		// Closing the host resets every stream, unblocking readers.
+		if err := s.host.Close(); err != nil {
+			s.log.Warn("Closing p2p host", "err", err)
+		}
+	}
+}
+
+// goLocked runs f in a goroutine that Stop waits for. Caller holds s.life.
+func (s *Service) goLocked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// spawn is goLocked for callers that do not hold s.life; it does nothing
+// once the service is stopping.
+func (s *Service) spawn(f func()) bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.stopped || !s.started {
+		return false
+	}
+	s.goLocked(f)
+	return true
+}
+
+// enter registers a libp2p-owned handler goroutine with the wait group;
+// the handler must call s.wg.Done when it returns true.
+func (s *Service) enter() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.stopped || !s.started {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// running returns the host and topics, or an error when not running.
+func (s *Service) running() (host.Host, error) {
+	s.life.Lock()
+	defer s.life.Unlock()
+	switch {
+	case !s.started:
+		return nil, ErrNotStarted
+	case s.stopped:
+		return nil, ErrStopped
+	}
+	return s.host, nil
+}
+
+// ID is the node's libp2p peer id.
+func (s *Service) ID() peer.ID { return s.id }
+
+// Addrs are the listen multiaddrs with /p2p/<id>, ready to be given out as
+// a bootnode address. Nil before Start.
+func (s *Service) Addrs() []string {
+	s.life.Lock()
+	defer s.life.Unlock()
+	return s.addrsLocked()
+}
+
+func (s *Service) addrsLocked() []string {
+	if s.host == nil || s.stopped {
+		return nil
+	}
+	mas, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: s.id, Addrs: s.host.Addrs()})
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(mas))
+	for i, m := range mas {
+		out[i] = m.String()
+	}
+	return out
+}
+
+// PeerCount is the number of peers we hold a connection to.
+func (s *Service) PeerCount() int {
+	h, err := s.running()
+	if err != nil {
+		return 0
+	}
+	return len(h.Network().Peers())
+}
+
+// SyncStatus reports whether a range sync is running, our head number, and
+// the highest head number a peer has told us about (at least current).
+func (s *Service) SyncStatus() (syncing bool, current, highest uint64) {
+	current = s.chain.CurrentBlock().Number()
+	highest = max(current, s.peers.highestNumber(), s.syncHighest.Load())
+	return s.syncing.Load(), current, highest
+}
