@@ -1,0 +1,272 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/holiman/uint256"
+	"github.com/quern-chain/quern/chain"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/consensus"
+)
+
+// API is the `quern` JSON-RPC namespace. Method names (quern_blockNumber,
+// ...) and answer shapes (api_types.go) are a contract with users.
+type API struct {
+	n *Node
+}
+
+func newAPI(n *Node) *API { return &API{n: n} }
+
+// BlockNumber is a block argument: a number (JSON number, decimal or 0x hex
+// string) or one of the tags "latest", "pending" (both the head) and
+// "earliest" (genesis).
+type BlockNumber struct {
+	Number uint64
+	Latest bool
+}
+
+// UnmarshalJSON accepts 12, "12", "0xc", "latest", "pending", "earliest".
+func (b *BlockNumber) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		var n uint64
+		if err := json.Unmarshal(data, &n); err != nil {
+			return fmt.Errorf("block number must be a number or \"latest\", got %s", data)
+		}
+		*b = BlockNumber{Number: n}
+		return nil
+	}
+	switch strings.ToLower(s) {
+	case "latest", "pending", "":
+		*b = BlockNumber{Latest: true}
+		return nil
+	case "earliest":
+		*b = BlockNumber{}
+		return nil
+	}
+	n, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return fmt.Errorf("block number must be a number or \"latest\", got %q", s)
+	}
+	*b = BlockNumber{Number: n}
+	return nil
+}
+
+// BlockNumber is the head's number.
+func (api *API) BlockNumber() uint64 { return api.n.chain.CurrentBlock().Number() }
+
+// ChainId is the chain id transactions must be signed for.
+func (api *API) ChainId() uint64 { return api.n.chain.Params().ChainID }
+
+// GetBlockByNumber returns the canonical block at number (or the head for
+// "latest"), null when there is none.
+func (api *API) GetBlockByNumber(number BlockNumber) *RPCBlock {
+	c := api.n.chain
+	var b *types.Block
+	if number.Latest {
+		b = c.CurrentBlock()
+	} else {
+		b = c.GetBlockByNumber(number.Number)
+	}
+	if b == nil {
+		return nil
+	}
+	return api.rpcBlock(b)
+}
+
+func (api *API) rpcBlock(b *types.Block) *RPCBlock {
+	h := b.Header
+	td := "0"
+	if t := api.n.chain.TD(b.Hash()); t != nil {
+		td = t.Dec()
+	}
+	out := &RPCBlock{
+		RPCHeader: RPCHeader{
+			Hash: b.Hash(), ParentHash: h.ParentHash, Number: h.Number, Time: h.Time,
+			Coinbase: h.Coinbase, Difficulty: h.Difficulty, TotalDiff: td,
+			StateRoot: h.StateRoot, TxRoot: h.TxRoot, ResultRoot: h.ResultRoot,
+			Seal: RPCSeal{
+				Nonce: h.Seal.Nonce, JobID: h.Seal.Work.JobID, Op: h.Seal.Work.Op, Step: h.Seal.Work.Step,
+				TileI: h.Seal.TileI, TileJ: h.Seal.TileJ, TileDigest: h.Seal.TileDigest,
+			},
+		},
+		Txs:     make([]RPCTx, 0, len(b.Txs)),
+		Results: make([]RPCResultRef, 0, len(b.Results)),
+	}
+	for _, tx := range b.Txs {
+		out.Txs = append(out.Txs, rpcTx(tx))
+	}
+	for _, r := range b.Results {
+		out.Results = append(out.Results, RPCResultRef{JobID: r.JobID, Rows: r.Rows, Cols: r.Cols, Hash: r.Hash()})
+	}
+	return out
+}
+
+func rpcTx(tx *types.Tx) RPCTx {
+	from, _ := tx.Sender() // a tx in a block has a valid signature
+	kind := "transfer"
+	if tx.Kind == types.TxJob {
+		kind = "job"
+	}
+	return RPCTx{
+		Hash: tx.Hash(), From: from, Kind: kind, Nonce: tx.Nonce, To: tx.To,
+		Value: dec(tx.Value), Fee: dec(tx.Fee), Expiry: tx.Expiry,
+	}
+}
+
+// GetBalance is addr's balance at the head, in wei (decimal string).
+func (api *API) GetBalance(addr common.Address) string {
+	return dec(api.n.chain.State().Account(addr).Balance)
+}
+
+// GetTransactionCount is the next nonce of addr: counting the pool's
+// transactions for "pending" (the default), the head state's for "latest".
+func (api *API) GetTransactionCount(addr common.Address, tag *string) (uint64, error) {
+	t := "pending"
+	if tag != nil && *tag != "" {
+		t = strings.ToLower(*tag)
+	}
+	switch t {
+	case "pending":
+		return api.n.pool.PendingNonce(addr), nil
+	case "latest":
+		return api.n.chain.State().Account(addr).Nonce, nil
+	}
+	return 0, fmt.Errorf("unknown block tag %q: use \"pending\" or \"latest\"", t)
+}
+
+// SendRawTransaction decodes an RLP-encoded signed transaction, adds it to
+// the pool (its rejection is returned as is) and gossips it.
+func (api *API) SendRawTransaction(raw hexutil.Bytes) (common.Hash, error) {
+	tx := new(types.Tx)
+	if err := rlp.DecodeBytes(raw, tx); err != nil {
+		return common.Hash{}, fmt.Errorf("decode transaction (RLP of a signed quern tx expected): %w", err)
+	}
+	if err := api.n.pool.Add(tx); err != nil {
+		return common.Hash{}, err
+	}
+	if p := api.n.p2p; p != nil {
+		if err := p.BroadcastTx(tx); err != nil {
+			api.n.log.Warn("broadcast tx failed (it stays in the local pool)", "tx", tx.Hash(), "err", err)
+		}
+	}
+	return tx.Hash(), nil
+}
+
+func jobStatus(s uint8) string {
+	switch s {
+	case chain.JobPending:
+		return "pending"
+	case chain.JobDone:
+		return "done"
+	case chain.JobExpired:
+		return "expired"
+	}
+	return fmt.Sprintf("unknown(%d)", s)
+}
+
+// GetJob returns a job's record in the head state.
+func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
+	j, ok := api.n.chain.State().Job(id)
+	if !ok {
+		return nil, fmt.Errorf("job %s not found", id.Hex())
+	}
+	out := &RPCJob{
+		ID: j.ID, Owner: j.Owner, Status: jobStatus(j.Status), Fee: dec(j.Fee), Work: j.Work,
+		Rows: j.Rows, Cols: j.Cols, Submitted: j.Submitted, Expiry: j.Expiry,
+	}
+	if j.Status == chain.JobDone {
+		out.DoneBlock, out.Miner, out.ResultHash = j.DoneBlock, j.Miner, j.ResultHash
+		out.Burned, out.MinerFee = dec(j.Burned), dec(j.MinerFee)
+	}
+	return out, nil
+}
+
+// GetJobResult returns a done job's product (int32, little-endian, row-major).
+func (api *API) GetJobResult(id common.Hash) (*RPCJobResult, error) {
+	j, ok := api.n.chain.State().Job(id)
+	if !ok {
+		return nil, fmt.Errorf("job %s not found", id.Hex())
+	}
+	switch j.Status {
+	case chain.JobPending:
+		return nil, fmt.Errorf("job %s is pending (no result yet)", id.Hex())
+	case chain.JobExpired:
+		return nil, fmt.Errorf("job %s expired at block %d without a result", id.Hex(), j.Expiry)
+	}
+	r, err := api.n.chain.JobResult(id)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: result of block %d: %w", id.Hex(), j.DoneBlock, err)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("job %s: result of block %d is not stored here", id.Hex(), j.DoneBlock)
+	}
+	return &RPCJobResult{JobID: id, Rows: r.Rows, Cols: r.Cols, Data: r.Data, Block: j.DoneBlock}, nil
+}
+
+// Syncing is false, or the sync progress while the node catches up.
+func (api *API) Syncing() any {
+	if api.n.p2p == nil {
+		return false
+	}
+	syncing, current, highest := api.n.p2p.SyncStatus()
+	if !syncing {
+		return false
+	}
+	return &RPCSyncing{Current: current, Highest: highest}
+}
+
+// NodeInfo describes this node: identity, listen addresses, chain.
+func (api *API) NodeInfo() RPCNodeInfo {
+	n := api.n
+	info := RPCNodeInfo{
+		Addrs:   []string{},
+		Network: n.chain.Params().Network,
+		ChainID: n.chain.Params().ChainID,
+		Genesis: n.chain.Genesis().Hash(),
+		Head:    n.chain.CurrentBlock().Number(),
+		Mining:  n.cfg.Mine,
+		Backend: n.backend.Name(),
+	}
+	if p := n.p2p; p != nil {
+		info.ID = fmt.Sprint(p.ID())
+		info.Addrs = append(info.Addrs, p.Addrs()...)
+		info.Peers = p.PeerCount()
+	}
+	return info
+}
+
+// MinerRewards is what addr has earned as coinbase: subsidies plus fees.
+func (api *API) MinerRewards(addr common.Address) RPCRewards {
+	return RPCRewards{Address: addr, Total: dec(api.n.chain.State().MinerReward(addr))}
+}
+
+// JobBaseFee is the least fee (wei, decimal) a job of work MACs must carry to
+// be worth mining in the next block: consensus.JobBaseFee at its difficulty.
+func (api *API) JobBaseFee(work uint64) string {
+	return consensus.JobBaseFee(api.n.chain.Params(), api.n.nextDifficulty(), work).Dec()
+}
+
+// nextDifficulty is the difficulty of the head's child.
+func (n *Node) nextDifficulty() uint64 {
+	return childDifficulty(n.chain, n.chain.CurrentBlock())
+}
+
+// childDifficulty is the difficulty a child of parent must carry
+// (consensus.CalcDifficulty from parent and grandparent).
+func childDifficulty(c *chain.Chain, parent *types.Block) uint64 {
+	return c.NextDifficulty(parent.Header)
+}
+
+func dec(v *uint256.Int) string {
+	if v == nil {
+		return "0"
+	}
+	return v.Dec()
+}

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain"
+	"github.com/quern-chain/quern/compute"
+)
+
+// Defaults of the node's configuration.
+const (
+	DefaultRPCAddr   = "127.0.0.1:8545"
+	DefaultP2PListen = "/ip4/0.0.0.0/tcp/30333"
+	DefaultLogLevel  = "info"
+)
+
+// ErrNoNetwork is returned when neither --dev nor --genesis picks a chain.
+var ErrNoNetwork = errors.New("no network selected: pass --dev for the devnet or --genesis FILE")
+
+// Config is what a node is built from (defaults < flags).
+type Config struct {
+	DataDir      string
+	Dev          bool   // the embedded dev genesis, dev key imported into the keystore
+	GenesisFile  string // a genesis JSON file (a network other than the devnet)
+	Mine         bool
+	MinerAddress string // hex coinbase; the dev address with --dev when empty
+	RPCAddr      string // HOST:PORT; port 0 picks a free one
+	P2PListen    []string
+	Bootnodes    []string
+	MDNS         bool
+	LogLevel     string // debug | info | warn | error
+
+	// Genesis, when set, replaces the dev genesis (tests use a cheaper one);
+	// it is not reachable from the command line.
+	Genesis *chain.Genesis
+	// Backend is the compute backend for mining and seal checks
+	// (compute.Portable() when nil).
+	Backend compute.Backend
+}
+
+// DefaultConfig returns the defaults; DataDir is ~/.quern.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:   DefaultDataDir(),
+		RPCAddr:   DefaultRPCAddr,
+		P2PListen: []string{DefaultP2PListen},
+		LogLevel:  DefaultLogLevel,
+	}
+}
+
+// DefaultDataDir is ~/.quern, or ./.quern when the home directory is unknown.
+func DefaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".quern")
+	}
+	return ".quern"
+}
+
+// ParseLogLevel maps a --log.level value to a slog level.
+func ParseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q: use debug, info, warn or error", s)
+}
+
+// check validates cfg and fills in defaults; it returns the coinbase when
+// mining (zero otherwise).
+func (cfg *Config) check() (common.Address, error) {
+	if !cfg.Dev && cfg.GenesisFile == "" && cfg.Genesis == nil {
+		return common.Address{}, ErrNoNetwork
+	}
+	if cfg.Dev && cfg.GenesisFile != "" {
+		return common.Address{}, errors.New("both --dev and --genesis given: pass one of them")
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir()
+	}
+	if cfg.RPCAddr == "" {
+		cfg.RPCAddr = DefaultRPCAddr
+	}
+	if len(cfg.P2PListen) == 0 {
+		cfg.P2PListen = []string{DefaultP2PListen}
+	}
+	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
+		return common.Address{}, err
+	}
+	var coinbase common.Address
+	switch {
+	case cfg.MinerAddress != "":
+		if !common.IsHexAddress(cfg.MinerAddress) {
+			return common.Address{}, fmt.Errorf("--miner.address %q is not a hex address (0x followed by 40 hex digits)", cfg.MinerAddress)
+		}
+		coinbase = common.HexToAddress(cfg.MinerAddress)
+	case cfg.Mine && cfg.Dev:
+		coinbase = chain.DevAddress()
+	case cfg.Mine:
+		return common.Address{}, errors.New("--mine needs --miner.address ADDR (the account that receives block rewards)")
+	}
+	if !cfg.Mine {
+		coinbase = common.Address{}
+	}
+	return coinbase, nil
+}

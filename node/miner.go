@@ -1,0 +1,388 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/compute"
+	"github.com/quern-chain/quern/consensus"
+	"github.com/quern-chain/quern/vm"
+)
+
+// hashrateEvery is how often the miner logs its throughput.
+const hashrateEvery = 30 * time.Second
+
+// retryDelay is how long the miner waits before trying the same head again
+// after a round ended without a new head (insert failed, syncing, error).
+const retryDelay = 500 * time.Millisecond
+
+// minerNet is what the miner needs from the network.
+type minerNet interface {
+	BroadcastBlock(b *types.Block) error
+	SyncStatus() (syncing bool, current, highest uint64)
+}
+
+// Miner is the mining loop: on every head it computes the paid pending jobs
+// (each product a lottery ticket), then grinds synthetic puzzles, and seals
+// a block when a tile wins. A new head cancels the round and restarts it.
+type Miner struct {
+	chain    *chain.Chain
+	pool     *chain.TxPool
+	net      minerNet
+	pow      *consensus.Miner
+	coinbase common.Address
+	log      *slog.Logger
+
+	macs atomic.Uint64 // multiply-accumulates computed, for the hashrate log
+
+	mu      sync.Mutex
+	results map[common.Hash]*types.JobResult // job id → exact product, while the job is pending
+	failed  map[common.Hash]error            // jobs that cannot be computed, while pending
+
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// NewMiner returns a miner for coinbase; net may be nil (no gossip).
+func NewMiner(c *chain.Chain, pool *chain.TxPool, net minerNet, be compute.Backend, coinbase common.Address, log *slog.Logger) *Miner {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Miner{
+		chain: c, pool: pool, net: net, coinbase: coinbase, log: log,
+		pow:     consensus.NewMiner(c.Params(), be),
+		results: make(map[common.Hash]*types.JobResult),
+		failed:  make(map[common.Hash]error),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// Start runs the loop in the background.
+func (m *Miner) Start() error {
+	m.log.Info("miner started", "coinbase", m.coinbase)
+	go m.loop()
+	return nil
+}
+
+// Stop cancels the current round and waits for the loop to exit.
+func (m *Miner) Stop() error {
+	m.once.Do(func() { close(m.quit) })
+	<-m.done
+	return nil
+}
+
+// MACs is the number of multiply-accumulates computed so far.
+func (m *Miner) MACs() uint64 { return m.macs.Load() }
+
+func (m *Miner) loop() {
+	defer close(m.done)
+
+	// Forward head events into a one-slot signal so the chain never blocks
+	// on a busy miner; the current head is always read from the chain.
+	heads := make(chan *types.Block, 64)
+	unsub := m.chain.SubscribeHead(heads)
+	defer unsub()
+	newHead := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-heads:
+				select {
+				case newHead <- struct{}{}:
+				default:
+				}
+			case <-m.quit:
+				return
+			}
+		}
+	}()
+
+	var (
+		cancel  context.CancelFunc
+		running chan struct{}
+		working common.Hash
+		retry   <-chan time.Time
+	)
+	startRound := func(head *types.Block) {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		running, working, retry = make(chan struct{}), head.Hash(), nil
+		go func(ctx context.Context, done chan struct{}) {
+			defer close(done)
+			m.mineOn(ctx, head)
+		}(ctx, running)
+	}
+	stopRound := func() {
+		if cancel != nil {
+			cancel()
+			<-running
+			cancel, running = nil, nil
+		}
+	}
+	defer stopRound()
+
+	ticker := time.NewTicker(hashrateEvery)
+	defer ticker.Stop()
+	lastMACs, lastTick := m.macs.Load(), time.Now()
+
+	startRound(m.chain.CurrentBlock())
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-newHead:
+			head := m.chain.CurrentBlock()
+			if running != nil && head.Hash() == working {
+				continue
+			}
+			stopRound()
+			startRound(head)
+		case <-running:
+			// The round ended on its own: sealed (its head event follows)
+			// or gave up. Try again unless a new head arrives first.
+			stopRound()
+			retry = time.After(retryDelay)
+		case <-retry:
+			stopRound()
+			startRound(m.chain.CurrentBlock())
+		case now := <-ticker.C:
+			macs := m.macs.Load()
+			secs := now.Sub(lastTick).Seconds()
+			m.log.Info("miner hashrate", "gmacs", fmt.Sprintf("%.3f", float64(macs-lastMACs)/secs/1e9),
+				"head", m.chain.CurrentBlock().Number())
+			lastMACs, lastTick = macs, now
+		}
+	}
+}
+
+// mineOn works on one head until it seals a block, ctx is cancelled (a new
+// head or shutdown) or an error stops it.
+func (m *Miner) mineOn(ctx context.Context, parent *types.Block) {
+	if m.net != nil {
+		if syncing, _, highest := m.net.SyncStatus(); syncing {
+			m.log.Debug("not mining while syncing", "head", parent.Number(), "highest", highest)
+			return
+		}
+	}
+	started := time.Now()
+	p := m.chain.Params()
+	d := childDifficulty(m.chain, parent)
+	nonce := rand.Uint64()
+	jobs := m.eligibleJobs(parent, d)
+
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return
+		}
+		if m.cached(j.ID) {
+			continue
+		}
+		seal, err := m.computeJob(ctx, parent, d, nonce, j)
+		nonce++
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			m.log.Warn("job cannot be computed; skipping it while it is pending", "job", j.ID, "err", err)
+			m.mu.Lock()
+			m.failed[j.ID] = err
+			m.mu.Unlock()
+			continue
+		}
+		if seal != nil {
+			m.seal(ctx, parent, d, seal, started)
+			return
+		}
+	}
+
+	synthMACs := uint64(p.SyntheticDim) * uint64(p.SyntheticDim) * uint64(p.SyntheticDim)
+	for {
+		seal, err := m.pow.MineSynthetic(ctx, parent.Header, d, m.coinbase, nonce)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			m.log.Error("synthetic puzzle failed", "head", parent.Number(), "nonce", nonce, "err", err)
+			return
+		}
+		nonce++
+		if seal == nil {
+			m.macs.Add(synthMACs)
+			continue
+		}
+		m.macs.Add(tilesUpTo(p, seal, synthMACs))
+		m.seal(ctx, parent, d, seal, started)
+		return
+	}
+}
+
+// tilesUpTo estimates the MACs a synthetic round did before its winning
+// tile (tiles taken row by row), at most the whole product.
+func tilesUpTo(p *types.Params, seal *types.Seal, whole uint64) uint64 {
+	b, dim := uint64(p.TileSize), uint64(p.SyntheticDim)
+	if b == 0 || dim == 0 {
+		return whole
+	}
+	perRow := (dim + b - 1) / b
+	n := uint64(seal.TileI)*perRow + uint64(seal.TileJ) + 1
+	return min(n*b*b*dim, whole)
+}
+
+// eligibleJobs are the pending jobs (fee descending) whose result can land
+// in parent's child and whose fee pays at least the base fee at d. It also
+// drops cached results of jobs that are no longer pending.
+func (m *Miner) eligibleJobs(parent *types.Block, d uint64) []*chain.Job {
+	pending := m.chain.State().PendingJobs()
+	live := make(map[common.Hash]bool, len(pending))
+	var out []*chain.Job
+	for _, j := range pending {
+		if j.Status != chain.JobPending {
+			continue
+		}
+		live[j.ID] = true
+		if j.Expiry < parent.Number()+1 {
+			continue
+		}
+		if j.Fee == nil || j.Fee.Lt(consensus.JobBaseFee(m.chain.Params(), d, j.Work)) {
+			continue
+		}
+		out = append(out, j)
+	}
+	m.mu.Lock()
+	for id := range m.results {
+		if !live[id] {
+			delete(m.results, id)
+		}
+	}
+	for id := range m.failed {
+		if !live[id] {
+			delete(m.failed, id)
+		}
+	}
+	m.mu.Unlock()
+	return out
+}
+
+// cached reports whether job id was computed already (or cannot be).
+func (m *Miner) cached(id common.Hash) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, done := m.results[id]
+	_, bad := m.failed[id]
+	return done || bad
+}
+
+// computeJob computes job j's product with noise for this round, caches the
+// exact result and returns the seal if one of its tiles won.
+func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce uint64, j *chain.Job) (*types.Seal, error) {
+	code, ok := m.chain.JobProgram(j.ID)
+	if !ok {
+		return nil, errors.New("program not found")
+	}
+	prog, err := vm.Decode(code, chain.JobLimits(m.chain.Params()))
+	if err != nil {
+		return nil, fmt.Errorf("decode program: %w", err)
+	}
+	m.log.Info(fmt.Sprintf("computing job %s (%d MACs)", j.ID.Hex(), j.Work), "fee", j.Fee.Dec(), "head", parent.Number())
+	t0 := time.Now()
+	prod, seal, err := m.pow.MineJob(ctx, parent.Header, d, m.coinbase, nonce, j.ID, prog)
+	if err != nil {
+		return nil, err
+	}
+	m.macs.Add(j.Work)
+	r := &types.JobResult{JobID: j.ID, Rows: uint32(prod.Rows), Cols: uint32(prod.Cols), Data: vm.EncodeResult(prod)}
+	m.mu.Lock()
+	m.results[j.ID] = r
+	m.mu.Unlock()
+	m.log.Info("job computed", "job", j.ID, "rows", r.Rows, "cols", r.Cols, "won", seal != nil, "elapsed", time.Since(t0).Round(time.Millisecond))
+	return seal, nil
+}
+
+// blockResults are the cached results to carry in parent's child: the
+// winning job's first, then other eligible jobs, at most MaxBlockResults.
+func (m *Miner) blockResults(parent *types.Block, d uint64, seal *types.Seal) []*types.JobResult {
+	p := m.chain.Params()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*types.JobResult
+	if !seal.Work.IsSynthetic() {
+		if r, ok := m.results[seal.Work.JobID]; ok {
+			out = append(out, r)
+		}
+	}
+	for _, j := range m.chainJobs(parent, d) {
+		if uint32(len(out)) >= p.MaxBlockResults {
+			break
+		}
+		if j.ID == seal.Work.JobID {
+			continue
+		}
+		if r, ok := m.results[j.ID]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// chainJobs is eligibleJobs without the cache bookkeeping (m.mu held).
+func (m *Miner) chainJobs(parent *types.Block, d uint64) []*chain.Job {
+	var out []*chain.Job
+	for _, j := range m.chain.State().PendingJobs() {
+		if j.Status == chain.JobPending && j.Expiry >= parent.Number()+1 && j.Fee != nil &&
+			!j.Fee.Lt(consensus.JobBaseFee(m.chain.Params(), d, j.Work)) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// seal builds parent's child with seal, imports it and gossips it.
+func (m *Miner) seal(ctx context.Context, parent *types.Block, d uint64, seal *types.Seal, started time.Time) {
+	p := m.chain.Params()
+	timeMs := max(uint64(time.Now().UnixMilli()), parent.Header.Time+1, m.chain.MinTime(parent.Header))
+	results := m.blockResults(parent, d, seal)
+	txs := m.pool.Pending()
+	if uint32(len(txs)) > p.MaxBlockTxs {
+		txs = txs[:p.MaxBlockTxs]
+	}
+	block, err := m.chain.BuildBlock(parent, m.coinbase, timeMs, txs, results)
+	if err != nil && len(txs) > 0 {
+		m.log.Warn("build block with pool txs failed; sealing without them", "err", err)
+		txs = nil
+		block, err = m.chain.BuildBlock(parent, m.coinbase, timeMs, nil, results)
+	}
+	if err != nil {
+		m.log.Error("build block failed", "parent", parent.Number(), "err", err)
+		return
+	}
+	block.Header.Seal = *seal
+	if ctx.Err() != nil {
+		return // a new head arrived meanwhile: this block would only be an uncle
+	}
+	if err := m.chain.InsertBlock(block); err != nil {
+		m.log.Error("mined block rejected by the local chain", "number", block.Number(), "err", err)
+		return
+	}
+	if m.net != nil {
+		if err := m.net.BroadcastBlock(block); err != nil {
+			m.log.Warn("broadcast block failed", "number", block.Number(), "err", err)
+		}
+	}
+	work := "synthetic"
+	if !seal.Work.IsSynthetic() {
+		work = "job"
+	}
+	m.log.Info("mined block", "number", block.Number(), "hash", block.Hash(), "txs", len(block.Txs),
+		"results", len(block.Results), "work", work, "difficulty", d, "elapsed", time.Since(started).Round(time.Millisecond))
+}
