@@ -1,0 +1,337 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"github.com/urfave/cli/v2"
+
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/compute"
+	"github.com/quern-chain/quern/node"
+	"github.com/quern-chain/quern/vm"
+)
+
+var (
+	matAFlag = &cli.StringFlag{
+		Name:     "a",
+		Usage:    "left matrix A: an int8 2-D `FILE.npy` (np.save(path, a.astype(np.int8)))",
+		Required: true,
+	}
+	matBFlag = &cli.StringFlag{
+		Name:     "b",
+		Usage:    "right matrix B: an int8 2-D `FILE.npy` with as many rows as A has columns",
+		Required: true,
+	}
+	jobFeeFlag = &cli.StringFlag{
+		Name:  "fee",
+		Usage: "`AMOUNT` of QRN escrowed for the job: at least its base fee (the command tells you the base fee when it is missing or too low)",
+	}
+	expiryFlag = &cli.Uint64Flag{
+		Name:  "expiry",
+		Usage: "`BLOCKS` from the current head after which an undone job expires and its fee is refunded",
+		Value: 1000,
+	}
+	jobTimeoutFlag = &cli.DurationFlag{
+		Name:  "timeout",
+		Usage: "how long --wait waits (`DURATION`: 90s, 5m, 1h)",
+		Value: 5 * time.Minute,
+	}
+	outFlag = &cli.StringFlag{
+		Name:     "out",
+		Usage:    "write the int32 product to `FILE.npy`",
+		Required: true,
+	}
+)
+
+var jobCommand = &cli.Command{
+	Name:  "job",
+	Usage: "submit paid compute jobs and fetch their results",
+	Subcommands: []*cli.Command{
+		{
+			Name:  "submit",
+			Usage: "submit a job",
+			Subcommands: []*cli.Command{
+				{
+					Name:      "matmul",
+					Usage:     "submit the int8 matrix product A·B (int32 result)",
+					ArgsUsage: " ",
+					Flags:     []cli.Flag{rpcFlag, keystoreFlag, fromFlag, matAFlag, matBFlag, jobFeeFlag, expiryFlag, passwordFileFlag, waitFlag, jobTimeoutFlag, pollFlag},
+					Action:    jobSubmitMatMul,
+				},
+			},
+		},
+		{
+			Name:      "status",
+			Usage:     "print a job's status, fee and miner",
+			ArgsUsage: "JOB-ID",
+			Flags:     []cli.Flag{rpcFlag},
+			Action:    jobStatus,
+		},
+		{
+			Name:      "result",
+			Usage:     "write a done job's int32 product to a .npy file",
+			ArgsUsage: "JOB-ID",
+			Flags:     []cli.Flag{rpcFlag, outFlag, waitFlag, jobTimeoutFlag, pollFlag},
+			Action:    jobResult,
+		},
+	},
+}
+
+// loadMatMul reads the two inputs and builds and checks the job program
+// locally, so that a bad input never costs a fee.
+func loadMatMul(pathA, pathB string) (program []byte, work uint64, err error) {
+	var a, b compute.I8
+	if a.Rows, a.Cols, a.Data, err = readInt8Matrix(pathA); err != nil {
+		return nil, 0, err
+	}
+	if b.Rows, b.Cols, b.Data, err = readInt8Matrix(pathB); err != nil {
+		return nil, 0, err
+	}
+	if a.Cols != b.Rows {
+		return nil, 0, fmt.Errorf("%s is %d×%d but %s is %d×%d: b needs %d rows", pathA, a.Rows, a.Cols, pathB, b.Rows, b.Cols, a.Cols)
+	}
+	if a.Cols > compute.MaxK {
+		return nil, 0, fmt.Errorf("%s is %d×%d: the inner dimension may be at most %d", pathA, a.Rows, a.Cols, compute.MaxK)
+	}
+	program, err = vm.Encode(vm.NewMatMul(a, b))
+	if err != nil {
+		return nil, 0, fmt.Errorf("encoding the job: %v", err)
+	}
+	p, err := vm.Decode(program, vm.DefaultLimits())
+	if err != nil {
+		return nil, 0, fmt.Errorf("job rejected before sending: %v", err)
+	}
+	return program, p.Work(), nil
+}
+
+func jobSubmitMatMul(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	from, err := parseAddress(c.String(fromFlag.Name))
+	if err != nil {
+		return about(err, "--from")
+	}
+	var fee *uint256.Int
+	if s := c.String(jobFeeFlag.Name); s != "" {
+		if fee, err = parseQRN(s); err != nil {
+			return about(err, "--fee")
+		}
+	}
+	blocks := c.Uint64(expiryFlag.Name)
+	if blocks == 0 {
+		return errors.New("--expiry must be at least 1 block")
+	}
+	program, work, err := loadMatMul(c.String(matAFlag.Name), c.String(matBFlag.Name))
+	if err != nil {
+		return err
+	}
+	key, err := findKey(c, from)
+	if err != nil {
+		return err
+	}
+	nc, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	info, err := nc.NodeInfo(c.Context)
+	if err != nil {
+		return about(err, "node info")
+	}
+	base, err := nc.JobBaseFee(c.Context, work)
+	if err != nil {
+		return about(err, "base fee")
+	}
+	if fee == nil {
+		return fmt.Errorf("--fee is required: this job's base fee is %s QRN (%d MACs); pass --fee %s or more", formatQRN(base), work, formatQRN(base))
+	}
+	if fee.Lt(base) {
+		return fmt.Errorf("fee %s QRN is below this job's base fee %s QRN (%d MACs); pass --fee %s or more", formatQRN(fee), formatQRN(base), work, formatQRN(base))
+	}
+	head, err := nc.BlockNumber(c.Context)
+	if err != nil {
+		return about(err, "head")
+	}
+	tx := &types.Tx{ChainID: info.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: head + blocks, Program: program}
+	if err := checkBalance(c, nc, from, tx); err != nil {
+		return err
+	}
+	if err := key.unlock(c); err != nil {
+		return err
+	}
+	if tx.Nonce, err = nc.Nonce(c.Context, from, "pending"); err != nil {
+		return about(err, "nonce of %s", from.Hex())
+	}
+	id, err := sendTx(c, nc, key, tx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, id.Hex())
+	fmt.Fprintf(c.App.ErrWriter, "job of %d MACs submitted with fee %s QRN; it expires after block %d\n", work, formatQRN(fee), tx.Expiry)
+	if !c.Bool(waitFlag.Name) {
+		return nil
+	}
+	job, err := waitJob(c, nc, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "done in block %d\n", job.DoneBlock)
+	return nil
+}
+
+// waitJob polls until the job is done; an expired job or the timeout is an
+// error.
+func waitJob(c *cli.Context, nc *nodeClient, id common.Hash) (*node.RPCJob, error) {
+	ctx, cancel := waitCtx(c)
+	defer cancel()
+	tick := time.NewTicker(c.Duration(pollFlag.Name))
+	defer tick.Stop()
+	status := "not yet known to the node"
+	for {
+		job, err := nc.Job(ctx, id)
+		switch {
+		case err == nil && job.Status == "done":
+			return job, nil
+		case err == nil && job.Status == "expired":
+			return nil, expiredError(job)
+		case err == nil:
+			status = job.Status
+		case !isNodeError(err) && ctx.Err() == nil:
+			return nil, err
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if c.Context.Err() != nil {
+				return nil, errors.New("interrupted while waiting")
+			}
+			return nil, fmt.Errorf("job %s still %s after %s; check later with \"quern job status %s\"", id.Hex(), status, c.Duration("timeout"), id.Hex())
+		}
+	}
+}
+
+// aboutJob names the job in err unless the node's message already does.
+func aboutJob(err error, id common.Hash) error {
+	if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(id.Hex())) {
+		return err
+	}
+	return about(err, "job %s", id.Hex())
+}
+
+func expiredError(job *node.RPCJob) error {
+	return fmt.Errorf("job %s expired after block %d without a result; its fee was refunded", job.ID.Hex(), job.Expiry)
+}
+
+func jobStatus(c *cli.Context) error {
+	arg, err := oneArg(c, "JOB-ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseHash(arg)
+	if err != nil {
+		return err
+	}
+	nc, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	job, err := nc.Job(c.Context, id)
+	if err != nil {
+		return aboutJob(err, id)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "id:         %s\n", job.ID.Hex())
+	fmt.Fprintf(w, "status:     %s\n", job.Status)
+	fmt.Fprintf(w, "owner:      %s\n", job.Owner.Hex())
+	fmt.Fprintf(w, "fee:        %s QRN\n", weiString(job.Fee))
+	fmt.Fprintf(w, "work:       %d MACs\n", job.Work)
+	if job.Rows != 0 || job.Cols != 0 {
+		fmt.Fprintf(w, "result:     %d×%d int32\n", job.Rows, job.Cols)
+	}
+	fmt.Fprintf(w, "submitted:  block %d\n", job.Submitted)
+	fmt.Fprintf(w, "expiry:     block %d\n", job.Expiry)
+	if job.Status == "done" {
+		fmt.Fprintf(w, "done block: %d\n", job.DoneBlock)
+		fmt.Fprintf(w, "miner:      %s\n", job.Miner.Hex())
+		if job.MinerFee != "" {
+			fmt.Fprintf(w, "miner fee:  %s QRN\n", weiString(job.MinerFee))
+		}
+		if job.Burned != "" {
+			fmt.Fprintf(w, "burned:     %s QRN\n", weiString(job.Burned))
+		}
+	}
+	return nil
+}
+
+// weiString formats a wei string from the node as QRN, or shows it raw if
+// the node sent something unexpected.
+func weiString(s string) string {
+	v, err := parseWei(s)
+	if err != nil {
+		return fmt.Sprintf("%q (wei?)", s)
+	}
+	return formatQRN(v)
+}
+
+func jobResult(c *cli.Context) error {
+	arg, err := oneArg(c, "JOB-ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseHash(arg)
+	if err != nil {
+		return err
+	}
+	out := c.String(outFlag.Name)
+	nc, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if c.Bool(waitFlag.Name) {
+		if _, err := waitJob(c, nc, id); err != nil {
+			return err
+		}
+	}
+	res, err := nc.JobResult(c.Context, id)
+	if err != nil {
+		return resultError(c, nc, id, err)
+	}
+	m, err := vm.DecodeResult(res.Rows, res.Cols, res.Data)
+	if err != nil {
+		return fmt.Errorf("job %s: bad result from node: %v", id.Hex(), err)
+	}
+	if err := writeInt32Matrix(out, m.Rows, m.Cols, m.Data); err != nil {
+		return about(err, "writing the result")
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d×%d int32 from block %d\n", out, m.Rows, m.Cols, res.Block)
+	return nil
+}
+
+// resultError explains why the node has no result for id, by asking it for
+// the job's status.
+func resultError(c *cli.Context, nc *nodeClient, id common.Hash, err error) error {
+	if !isNodeError(err) {
+		return err
+	}
+	job, jerr := nc.Job(c.Context, id)
+	if jerr != nil {
+		return aboutJob(err, id)
+	}
+	switch job.Status {
+	case "pending":
+		return fmt.Errorf("job %s is pending (no result yet); try again after it is mined, or use --wait", id.Hex())
+	case "expired":
+		return expiredError(job)
+	case "done":
+		return fmt.Errorf("job %s was done in block %d but the node has no result data (%v); results are pruned after the retention window: ask an archive node", id.Hex(), job.DoneBlock, err)
+	}
+	return fmt.Errorf("job %s is %s: %v", id.Hex(), job.Status, err)
+}
