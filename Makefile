@@ -4,7 +4,7 @@ BIN     := bin/quern
 DATADIR ?= .devnet
 PKGS    := ./...
 
-.PHONY: all build test bench run clean fmt vet
+.PHONY: all build test soak bench run clean fmt vet
 
 all: build
 
@@ -18,7 +18,7 @@ test:
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 
 soak:
-	$(GO) test -count=1 -timeout 60m $(PKGS) -args -quern.long
+	$(GO) test -count=1 -timeout 60m -run 'Soak' -v ./cmd/quern -args -quern.long
 
 # Benchmarks print each kernel's GMAC/s beside its baseline in one run.
 bench:

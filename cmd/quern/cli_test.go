@@ -336,8 +336,12 @@ func TestWalletSend(t *testing.T) {
 		!tx.Value.Eq(qrn("1.5")) || !tx.Fee.Eq(qrn("0.001")) {
 		t.Fatalf("tx %+v", tx)
 	}
-	if want := tx.Hash().Hex() + "\nincluded\n"; out != want {
+	// stdout carries only the hash, so scripts can capture it; progress goes to stderr.
+	if want := tx.Hash().Hex() + "\n"; out != want {
 		t.Fatalf("printed %q, want %q", out, want)
+	}
+	if !strings.Contains(stderr, "included\n") {
+		t.Fatalf("stderr %q, want the inclusion note", stderr)
 	}
 }
 
@@ -456,8 +460,11 @@ func TestJobSubmitMatMul(t *testing.T) {
 	if fmt.Sprint(gotA) != fmt.Sprint(a) || fmt.Sprint(gotB) != fmt.Sprint(b) || p.Work() != work {
 		t.Fatal("program does not carry the .npy inputs")
 	}
-	if want := tx.Hash().Hex() + "\ndone in block 78\n"; out != want {
+	if want := tx.Hash().Hex() + "\n"; out != want {
 		t.Fatalf("printed %q, want %q", out, want)
+	}
+	if !strings.Contains(stderr, "done in block 78\n") {
+		t.Fatalf("stderr %q, want the done note", stderr)
 	}
 
 	// The result of that job, fetched as .npy.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -390,4 +391,48 @@ func TestEndToEndDevnet(t *testing.T) {
 	if n1.block(before).Hash != beforeHash {
 		t.Fatal("restarted miner rewrote history")
 	}
+}
+
+var long = flag.Bool("quern.long", false, "run the long end-to-end soaks (make soak)")
+
+// TestSyncSoak measures what the closing note of issue 2 reports: a miner on
+// a fast-target genesis builds 500 blocks, then a fresh node syncs them and
+// the import rate is logged. Run: go test ./cmd/quern -run SyncSoak -v -args -quern.long
+func TestSyncSoak(t *testing.T) {
+	if e2eSkip != "" || !*long {
+		t.Skip("long soak: pass -args -quern.long")
+	}
+	const blocks = 500
+	dir := t.TempDir()
+	g := chain.DevGenesis()
+	g.Config.TargetBlockMs = 20
+	g.Config.InitialDifficulty = 50_000_000
+	genesis := filepath.Join(dir, "genesis.json")
+	raw, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(genesis, raw, 0o644)
+	args := func(datadir string, extra ...string) []string {
+		return append([]string{"--genesis", genesis, "--datadir", datadir, "--rpc.addr", "127.0.0.1:0", "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}, extra...)
+	}
+	miner := startNode(t, "miner", args(filepath.Join(dir, "m"), "--mine", "--miner.address", chain.DevAddress().Hex())...)
+	start := time.Now()
+	miner.waitHeight(blocks, 10*time.Minute)
+	t.Logf("mined %d blocks in %s", miner.height(), time.Since(start).Round(time.Millisecond))
+	miner.stop()
+	// Restart the miner idle so the chain stands still while the follower syncs.
+	miner = startNode(t, "miner (idle)", args(filepath.Join(dir, "m"))...)
+	head := miner.height()
+	var info node.RPCNodeInfo
+	miner.call(&info, "quern_nodeInfo")
+
+	start = time.Now()
+	follower := startNode(t, "follower", args(filepath.Join(dir, "f"), "--bootnodes", strings.Join(info.Addrs, ","))...)
+	follower.waitHeight(head, 10*time.Minute)
+	took := time.Since(start)
+	if a, b := miner.block(head), follower.block(head); a.Hash != b.Hash || a.StateRoot != b.StateRoot {
+		t.Fatalf("follower disagrees at %d", head)
+	}
+	t.Logf("fresh node synced %d blocks in %s (process start included): %.0f blocks/s", head, took.Round(time.Millisecond), float64(head)/took.Seconds())
 }

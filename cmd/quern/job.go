@@ -181,7 +181,7 @@ func jobSubmitMatMul(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "done in block %d\n", job.DoneBlock)
+	fmt.Fprintf(c.App.ErrWriter, "done in block %d\n", job.DoneBlock)
 	return nil
 }
 

@@ -198,7 +198,7 @@ func walletSend(c *cli.Context) error {
 	if err := waitIncluded(c, nc, from, tx.Nonce); err != nil {
 		return about(err, "tx %s", hash.Hex())
 	}
-	fmt.Fprintln(c.App.Writer, "included")
+	fmt.Fprintln(c.App.ErrWriter, "included")
 	return nil
 }
 
