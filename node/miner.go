@@ -51,6 +51,12 @@ type Miner struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+	// jobCtx outlives rounds: a job's exact product does not depend on the
+	// head, so a job interrupted by a new head is finished (its stale
+	// tickets dropped) instead of restarted — else a job longer than a
+	// block time would never complete. Only shutdown cancels it.
+	jobCtx    context.Context
+	jobCancel context.CancelFunc
 }
 
 // NewMiner returns a miner for coinbase; net may be nil (no gossip).
@@ -58,7 +64,9 @@ func NewMiner(c *chain.Chain, pool *chain.TxPool, net minerNet, be compute.Backe
 	if log == nil {
 		log = slog.Default()
 	}
+	jobCtx, jobCancel := context.WithCancel(context.Background())
 	return &Miner{
+		jobCtx: jobCtx, jobCancel: jobCancel,
 		chain: c, pool: pool, net: net, coinbase: coinbase, log: log,
 		pow:     consensus.NewMiner(c.Params(), be),
 		results: make(map[common.Hash]*types.JobResult),
@@ -77,7 +85,7 @@ func (m *Miner) Start() error {
 
 // Stop cancels the current round and waits for the loop to exit.
 func (m *Miner) Stop() error {
-	m.once.Do(func() { close(m.quit) })
+	m.once.Do(func() { close(m.quit); m.jobCancel() })
 	<-m.done
 	return nil
 }
@@ -188,10 +196,10 @@ func (m *Miner) mineOn(ctx context.Context, parent *types.Block) {
 		if m.cached(j.ID) {
 			continue
 		}
-		seal, err := m.computeJob(ctx, parent, d, nonce, j)
+		seal, err := m.computeJob(m.jobCtx, parent, d, nonce, j)
 		nonce++
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || m.jobCtx.Err() != nil {
+			return // a new head (the result is cached, its tickets stale) or shutdown
 		}
 		if err != nil {
 			m.log.Warn("job cannot be computed; skipping it while it is pending", "job", j.ID, "err", err)
