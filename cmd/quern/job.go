@@ -229,15 +229,7 @@ func expiredError(job *node.RPCJob) error {
 }
 
 func jobStatus(c *cli.Context) error {
-	arg, err := oneArg(c, "JOB-ID")
-	if err != nil {
-		return err
-	}
-	id, err := parseHash(arg)
-	if err != nil {
-		return err
-	}
-	nc, err := dial(c)
+	id, nc, err := argAndDial(c, "JOB-ID", parseHash)
 	if err != nil {
 		return err
 	}
@@ -281,19 +273,11 @@ func weiString(s string) string {
 }
 
 func jobResult(c *cli.Context) error {
-	arg, err := oneArg(c, "JOB-ID")
-	if err != nil {
-		return err
-	}
-	id, err := parseHash(arg)
+	id, nc, err := argAndDial(c, "JOB-ID", parseHash)
 	if err != nil {
 		return err
 	}
 	out := c.String(outFlag.Name)
-	nc, err := dial(c)
-	if err != nil {
-		return err
-	}
 	defer nc.Close()
 	if c.Bool(waitFlag.Name) {
 		if _, err := waitJob(c, nc, id); err != nil {

@@ -159,6 +159,25 @@ func flagsFirst(app *cli.App, args []string) []string {
 
 // oneArg returns the command's single positional argument or a usage error
 // naming what was expected.
+// argAndDial parses the command's one positional argument with parse and
+// dials the node: the opening of every command that asks about one thing.
+func argAndDial[T any](c *cli.Context, what string, parse func(string) (T, error)) (T, *nodeClient, error) {
+	var zero T
+	arg, err := oneArg(c, what)
+	if err != nil {
+		return zero, nil, err
+	}
+	v, err := parse(arg)
+	if err != nil {
+		return zero, nil, err
+	}
+	nc, err := dial(c)
+	if err != nil {
+		return zero, nil, err
+	}
+	return v, nc, nil
+}
+
 func oneArg(c *cli.Context, what string) (string, error) {
 	args := c.Args().Slice()
 	if len(args) == 1 {

@@ -97,15 +97,7 @@ func walletNew(c *cli.Context) error {
 }
 
 func walletBalance(c *cli.Context) error {
-	arg, err := oneArg(c, "ADDRESS")
-	if err != nil {
-		return err
-	}
-	addr, err := parseAddress(arg)
-	if err != nil {
-		return err
-	}
-	nc, err := dial(c)
+	addr, nc, err := argAndDial(c, "ADDRESS", parseAddress)
 	if err != nil {
 		return err
 	}
@@ -119,15 +111,7 @@ func walletBalance(c *cli.Context) error {
 }
 
 func walletRewards(c *cli.Context) error {
-	arg, err := oneArg(c, "ADDRESS")
-	if err != nil {
-		return err
-	}
-	addr, err := parseAddress(arg)
-	if err != nil {
-		return err
-	}
-	nc, err := dial(c)
+	addr, nc, err := argAndDial(c, "ADDRESS", parseAddress)
 	if err != nil {
 		return err
 	}
