@@ -9,32 +9,61 @@ func reportGMACs(b *testing.B, macs float64) {
 	b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 }
 
+// benchShapes are M×N×K; run the big one with -benchtime 1x.
+var benchShapes = [][3]int{{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {4096, 4096, 1024}}
+
+func shapeName(s [3]int) string { return fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]) }
+
+// BenchmarkMatMul prints every backend side by side: MatMul/<backend>/<M×N×K>.
 func BenchmarkMatMul(b *testing.B) {
-	for _, n := range []int{512, 1024} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			x, y := RandomI8([32]byte{1}, n, n), RandomI8([32]byte{2}, n, n)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				MatMul(x, y)
-			}
-			reportGMACs(b, float64(n)*float64(n)*float64(n))
-		})
+	for _, be := range Backends() {
+		for _, s := range benchShapes {
+			b.Run(be.Name()+"/"+shapeName(s), func(b *testing.B) {
+				x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					be.MatMul(x, y)
+				}
+				reportGMACs(b, float64(s[0])*float64(s[1])*float64(s[2]))
+			})
+		}
 	}
 }
 
+// BenchmarkNoisedMatMul is the miner's cost with the devnet geometry
+// (b = κ = 64, r = 8): NoisedMatMul/<backend>/<M×N×K>.
 func BenchmarkNoisedMatMul(b *testing.B) {
-	for _, n := range []int{512} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			x, y := RandomI8([32]byte{1}, n, n), RandomI8([32]byte{2}, n, n)
-			nz := NewNoise([32]byte{3}, n, n, n, 8)
-			g := Geometry{Tile: 64, Chunk: 64}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				NoisedMatMul(x, y, nz, g, nil)
-			}
-			reportGMACs(b, float64(n)*float64(n)*float64(n))
-		})
+	for _, be := range Backends() {
+		for _, s := range benchShapes {
+			b.Run(be.Name()+"/"+shapeName(s), func(b *testing.B) {
+				benchNoised(b, be, s, Geometry{Tile: 64, Chunk: 64})
+			})
+		}
 	}
+}
+
+// BenchmarkNoisedChunk measures the mining overhead against κ at b = 64:
+// compare with BenchmarkMatMul on the same backend and shape.
+func BenchmarkNoisedChunk(b *testing.B) {
+	for _, be := range Backends() {
+		for _, s := range benchShapes[1:3] {
+			for _, chunk := range []int{64, 128, 256, 512, 1024} {
+				b.Run(fmt.Sprintf("%s/%s/k%d", be.Name(), shapeName(s), chunk), func(b *testing.B) {
+					benchNoised(b, be, s, Geometry{Tile: 64, Chunk: chunk})
+				})
+			}
+		}
+	}
+}
+
+func benchNoised(b *testing.B, be Backend, s [3]int, g Geometry) {
+	x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
+	nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		be.NoisedMatMul(x, y, nz, g, nil)
+	}
+	reportGMACs(b, float64(s[0])*float64(s[1])*float64(s[2]))
 }
 
 // BenchmarkTileDigest is a validator's cost: one 64×64 tile over K = 512.
@@ -43,11 +72,14 @@ func BenchmarkTileDigest(b *testing.B) {
 	x, y := RandomI8([32]byte{1}, n, n), RandomI8([32]byte{2}, n, n)
 	nz := NewNoise([32]byte{3}, n, n, n, 8)
 	g := Geometry{Tile: 64, Chunk: 64}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		TileDigest(x, y, nz, g, 3, 5)
+	for _, be := range Backends() {
+		b.Run(be.Name(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				be.TileDigest(x, y, nz, g, 3, 5)
+			}
+			reportGMACs(b, 64*64*float64(n))
+		})
 	}
-	reportGMACs(b, 64*64*float64(n))
 }
 
 // BenchmarkNaive is the plain triple loop, the baseline the kernels beat.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,54 +116,85 @@ func firstDiff(a, b I32) string {
 	return "shapes differ"
 }
 
+// awkward shapes for the SIMD kernels: edges off the 4-row group and the
+// 64-column panel, K = 1, K off a multiple of 2, 4 and 64, M or N below 16.
 var shapes = [][3]int{
 	{1, 1, 1}, {3, 65, 7}, {64, 64, 64}, {130, 257, 67}, {5, 1, 9}, {67, 1, 131},
-	{1, 300, 1}, {4, 63, 6}, {65, 64, 67}, {2, 129, 200}, {7, 1000, 5},
+	{1, 300, 1}, {4, 63, 6}, {65, 64, 67}, {2, 129, 200}, {7, 1000, 5}, {17, 3, 129},
+	{128, 130, 64}, {3, 4097, 2},
 }
 
 func TestMatMulMatchesNaive(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, s := range shapes {
-		for _, src := range []string{"random", "+127", "-127", "-128", "mixed"} {
-			var a, b I8
-			switch src {
-			case "random":
-				a, b = randI8(rng, s[0], s[1], -127, 127), randI8(rng, s[1], s[2], -127, 127)
-			case "+127":
-				a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], 127)
-			case "-127":
-				a, b = fillI8(s[0], s[1], -127), fillI8(s[1], s[2], -127)
-			case "-128": // outside the protocol's range, but MatMul stays exact for any int8
-				a, b = fillI8(s[0], s[1], -128), fillI8(s[1], s[2], -128)
-			case "mixed":
-				a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], -127)
+	for _, be := range Backends() {
+		t.Run(be.Name(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			for _, s := range shapes {
+				for _, src := range []string{"random", "+127", "-127", "-128", "mixed"} {
+					var a, b I8
+					switch src {
+					case "random":
+						a, b = randI8(rng, s[0], s[1], -127, 127), randI8(rng, s[1], s[2], -127, 127)
+					case "+127":
+						a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], 127)
+					case "-127":
+						a, b = fillI8(s[0], s[1], -127), fillI8(s[1], s[2], -127)
+					case "-128": // outside the protocol's range, but MatMul stays exact for any int8
+						a, b = fillI8(s[0], s[1], -128), fillI8(s[1], s[2], -128)
+					case "mixed":
+						a, b = fillI8(s[0], s[1], 127), fillI8(s[1], s[2], -127)
+					}
+					got, want := be.MatMul(a, b), naiveMatMul(a, b)
+					if !equalI32(got, want) {
+						t.Fatalf("%v %s: %s", s, src, firstDiff(got, want))
+					}
+				}
 			}
-			got, want := MatMul(a, b), naiveMatMul(a, b)
-			if !equalI32(got, want) {
-				t.Fatalf("%v %s: %s", s, src, firstDiff(got, want))
-			}
-		}
+		})
 	}
 }
 
 func TestMatMulLargeK(t *testing.T) {
-	// K = MaxK with extreme values: the largest sums int32 must hold.
-	a, b := fillI8(2, MaxK, -128), fillI8(MaxK, 3, -128)
-	c := MatMul(a, b)
-	for _, v := range c.Data {
-		if v != 1<<30 { // 128·128·65536
-			t.Fatalf("got %d, want %d", v, 1<<30)
+	for _, be := range Backends() {
+		// K = MaxK with extreme values: the largest sums int32 must hold.
+		a, b := fillI8(2, MaxK, -128), fillI8(MaxK, 3, -128)
+		for _, v := range be.MatMul(a, b).Data {
+			if v != 1<<30 { // 128·128·65536
+				t.Fatalf("%s: got %d, want %d", be.Name(), v, 1<<30)
+			}
 		}
-	}
-	a, b = fillI8(3, MaxK, 127), fillI8(MaxK, 5, -127)
-	for _, v := range MatMul(a, b).Data {
-		if v != -127*127*MaxK {
-			t.Fatalf("got %d, want %d", v, -127*127*MaxK)
+		a, b = fillI8(3, MaxK, 127), fillI8(MaxK, 5, -127)
+		for _, v := range be.MatMul(a, b).Data {
+			if v != -127*127*MaxK {
+				t.Fatalf("%s: got %d, want %d", be.Name(), v, -127*127*MaxK)
+			}
+		}
+		// Mixed signs along K: -128·-128 then 127·-128, alternating in runs.
+		a, b = NewI8(5, MaxK), NewI8(MaxK, 17)
+		for k := 0; k < MaxK; k++ {
+			v := int8(-128)
+			if (k/3)%2 == 1 {
+				v = 127
+			}
+			for i := 0; i < 5; i++ {
+				a.Data[i*MaxK+k] = v
+			}
+			for j := 0; j < 17; j++ {
+				b.Data[k*17+j] = -128
+			}
+		}
+		if got, want := be.MatMul(a, b), naiveMatMul(a, b); !equalI32(got, want) {
+			t.Fatalf("%s: alternating K = MaxK: %s", be.Name(), firstDiff(got, want))
 		}
 	}
 }
 
 func TestMatMulEmpty(t *testing.T) {
+	for _, be := range Backends() {
+		t.Run(be.Name(), func(t *testing.T) { testMatMulEmpty(t, be.MatMul) })
+	}
+}
+
+func testMatMulEmpty(t *testing.T, MatMul func(a, b I8) I32) {
 	c := MatMul(NewI8(3, 0), NewI8(0, 4))
 	if c.Rows != 3 || c.Cols != 4 || len(c.Data) != 12 {
 		t.Fatalf("got %d×%d with %d entries", c.Rows, c.Cols, len(c.Data))
@@ -262,9 +294,22 @@ var noisedCases = []noisedCase{
 	{30, 300, 40, Geometry{16, 64}, 1},
 	{30, 530, 40, Geometry{16, 64}, 12}, // several packed words per factor row
 	{10, 40, 12, Geometry{8, 8}, 17},
+	// b = 64 runs the SIMD kernels: chunks odd, off the step, longer than K.
+	{70, 131, 65, Geometry{64, 7}, 8},
+	{3, 9, 130, Geometry{64, 3}, 8},
+	{129, 200, 5, Geometry{64, 128}, 8},
+	{64, 65, 64, Geometry{64, 1000}, 8},
+	{65, 66, 70, Geometry{64, 64}, 3},
+	{20, 30, 80, Geometry{64, 5}, 0},
 }
 
 func TestNoisedMatMul(t *testing.T) {
+	for _, be := range Backends() {
+		t.Run(be.Name(), func(t *testing.T) { testNoisedMatMul(t, be) })
+	}
+}
+
+func testNoisedMatMul(t *testing.T, be Backend) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for ci, tc := range noisedCases {
 		// -128 lies outside the protocol's range; the kernels still stay exact.
@@ -278,7 +323,7 @@ func TestNoisedMatMul(t *testing.T) {
 			nz := NewNoise([32]byte{byte(ci), byte(fill)}, tc.m, tc.k, tc.n, tc.rank)
 			var mu sync.Mutex
 			visited := map[[2]int][32]byte{}
-			c, complete := NoisedMatMul(a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
+			c, complete := be.NoisedMatMul(a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
 				mu.Lock()
 				defer mu.Unlock()
 				if _, dup := visited[[2]int{ti, tj}]; dup {
@@ -302,7 +347,7 @@ func TestNoisedMatMul(t *testing.T) {
 				if visited[ij] != want {
 					t.Fatalf("%s: tile %v digest %x, reference %x", name, ij, visited[ij], want)
 				}
-				if got := TileDigest(a, b, nz, tc.g, ij[0], ij[1]); got != want {
+				if got := be.TileDigest(a, b, nz, tc.g, ij[0], ij[1]); got != want {
 					t.Fatalf("%s: TileDigest%v = %x, want %x", name, ij, got, want)
 				}
 			}
@@ -321,10 +366,22 @@ func TestNoisedMatMulDependsOnNoise(t *testing.T) {
 }
 
 func TestNoisedMatMulEarlyAbort(t *testing.T) {
+	for _, be := range Backends() {
+		for _, tile := range []int{16, 64} {
+			t.Run(fmt.Sprintf("%s/b%d", be.Name(), tile), func(t *testing.T) { testEarlyAbort(t, be, tile) })
+		}
+	}
+}
+
+func testEarlyAbort(t *testing.T, be Backend, tile int) {
+	NoisedMatMul, MatMul := be.NoisedMatMul, be.MatMul
 	m, k, n := 256, 128, 256
+	if tile == 64 {
+		m, n = 1024, 1024 // 256 tiles again
+	}
 	a, b := RandomI8([32]byte{1}, m, k), RandomI8([32]byte{2}, k, n)
 	nz := NewNoise([32]byte{3}, m, k, n, 8)
-	g := Geometry{Tile: 16, Chunk: 64} // 256 tiles
+	g := Geometry{Tile: tile, Chunk: 64} // 256 tiles
 	var calls atomic.Int64
 	c, complete := NoisedMatMul(a, b, nz, g, func(ti, tj int, d [32]byte) bool {
 		return calls.Add(1) < 3
@@ -348,20 +405,59 @@ func TestNoisedMatMulEarlyAbort(t *testing.T) {
 func TestNoisedPanics(t *testing.T) {
 	a, b := NewI8(8, 8), NewI8(8, 8)
 	nz := NewNoise([32]byte{}, 8, 8, 8, 8)
-	for name, f := range map[string]func(){
-		"geometry": func() { NoisedMatMul(a, b, nz, Geometry{0, 4}, nil) },
-		"noise":    func() { NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 9, 8), Geometry{4, 4}, nil) },
-		"tile":     func() { TileDigest(a, b, nz, Geometry{4, 4}, 2, 0) },
-		"rank":     func() { NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 8, 1000), Geometry{4, 4}, nil) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
+	for _, be := range Backends() {
+		for name, f := range map[string]func(){
+			"geometry": func() { be.NoisedMatMul(a, b, nz, Geometry{0, 4}, nil) },
+			"noise":    func() { be.NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 9, 8), Geometry{64, 4}, nil) },
+			"tile":     func() { be.TileDigest(a, b, nz, Geometry{4, 4}, 2, 0) },
+			"tile64":   func() { be.TileDigest(a, b, nz, Geometry{64, 4}, 1, 0) },
+			"rank":     func() { be.NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 8, 1000), Geometry{64, 4}, nil) },
+			"shape":    func() { be.MatMul(a, NewI8(9, 8)) },
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s %s: no panic", be.Name(), name)
+					}
+				}()
+				f()
 			}()
-			f()
-		}()
+		}
+	}
+}
+
+func TestBackends(t *testing.T) {
+	all := Backends()
+	if last := all[len(all)-1]; last.Name() != "portable" {
+		t.Fatalf("last backend is %s, want portable", last.Name())
+	}
+	if CPU().Name() != all[0].Name() {
+		t.Fatal("CPU is not the first backend")
+	}
+	for _, be := range all {
+		if got, err := ByName(be.Name()); err != nil || got.Name() != be.Name() {
+			t.Fatalf("ByName(%s) = %v, %v", be.Name(), got, err)
+		}
+		if d := Describe(be); !strings.HasPrefix(d, be.Name()+": ") {
+			t.Fatalf("Describe = %q", d)
+		}
+	}
+	if _, err := ByName("nope"); err == nil {
+		t.Fatal("ByName(nope) succeeded")
+	}
+	// Hiding every SIMD backend forces the portable one.
+	var names []string
+	for _, be := range simdBackends() {
+		names = append(names, be.Name())
+	}
+	t.Setenv(DisableEnv, strings.Join(names, ","))
+	if got := Backends(); len(got) != 1 || CPU().Name() != "portable" {
+		t.Fatalf("with %s=%v: %d backends, CPU %s", DisableEnv, names, len(got), CPU().Name())
+	}
+	if len(names) > 0 {
+		if _, err := ByName(names[0]); err == nil {
+			t.Fatalf("ByName(%s) found a disabled backend", names[0])
+		}
 	}
 }
 

@@ -83,7 +83,10 @@ func goldenSpecs() []goldenCase {
 	cs = append(cs,
 		spec("all+127", 70, 130, 66, 64, 64, 8, fill(127), fill(127)),
 		spec("all-127", 70, 130, 66, 64, 64, 8, fill(-127), fill(-127)),
-		spec("+127x-127", 65, 129, 64, 64, 64, 8, fill(127), fill(-127)))
+		spec("+127x-127", 65, 129, 64, 64, 64, 8, fill(127), fill(-127)),
+		// K = MaxK: the longest transcript (1024 chunks) and the largest sums.
+		spec("k65536", 3, 65536, 5, 64, 64, 8, rnd("k65536", "A"), rnd("k65536", "B")),
+		spec("k65536-127", 2, 65536, 3, 64, 64, 8, fill(-127), fill(-127)))
 	return cs
 }
 
@@ -199,8 +202,14 @@ func TestGoldenTranscript(t *testing.T) {
 	if len(f.Cases) == 0 {
 		t.Fatal("no golden cases")
 	}
+	for _, be := range Backends() {
+		t.Run(be.Name(), func(t *testing.T) { checkGolden(t, be, f) })
+	}
+}
+
+func checkGolden(t *testing.T, be Backend, f goldenFile) {
 	for _, want := range f.Cases {
-		got := computeGolden(t, Portable(), want)
+		got := computeGolden(t, be, want)
 		if got.CKeccak != want.CKeccak {
 			t.Errorf("%s: c_keccak %s, golden %s", want.Name, got.CKeccak, want.CKeccak)
 		}

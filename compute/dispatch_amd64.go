@@ -1,0 +1,25 @@
+package compute
+
+import "golang.org/x/sys/cpu"
+
+// simdBackends lists the SIMD backends this CPU supports, best first.
+func simdBackends() []Backend {
+	var out []Backend
+	x := cpu.X86
+	if x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI {
+		out = append(out, &simd{
+			name:   "avx512-vnni",
+			reason: "CPU has AVX-512 VNNI (VPDPBUSD for MatMul, VPDPWSSD for the noised transcript)",
+			quads:  dotQuads512,
+			pairs:  dotPairs512,
+		})
+	}
+	if x.HasAVX2 {
+		out = append(out, &simd{
+			name:   "avx2",
+			reason: "CPU has AVX2 (VPMADDWD on int16 pairs)",
+			pairs:  dotPairs256,
+		})
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package compute
+
+import "fmt"
+
+// Integer elementwise ops for the training jobs (PROTOCOL.md §2). Pure Go:
+// they are O(n) beside O(n³) products. Each panics when lengths differ.
+
+// Requantize sets dst[i] = clip(round(src[i] / 2^shift), −127, 127), where the
+// division rounds half to even (… −2.5 → −2, −1.5 → −2, 0.5 → 0, 1.5 → 2,
+// 2.5 → 2 …) and is exact in int64, so every int32 input is defined. For
+// shift 0 it is a plain clip; shift ≥ 32 maps every input to 0 (|src| <
+// 2^31 is below half of 2^shift, or exactly half for −2^31 at shift 32,
+// which rounds to the even 0).
+func Requantize(dst []int8, src []int32, shift uint) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("compute: Requantize: dst has %d entries, src %d", len(dst), len(src)))
+	}
+	for i, v := range src {
+		dst[i] = clip8(roundShift(int64(v), shift))
+	}
+}
+
+// roundShift returns v / 2^shift rounded half to even.
+func roundShift(v int64, shift uint) int64 {
+	if shift == 0 {
+		return v
+	}
+	if shift > 40 {
+		shift = 40 // |v| < 2^32: the result is 0 from here on
+	}
+	q := v >> shift // floor
+	rem := v - q<<shift
+	half := int64(1) << (shift - 1)
+	if rem > half || (rem == half && q&1 == 1) {
+		q++
+	}
+	return q
+}
+
+func clip8(v int64) int8 {
+	return int8(max(-127, min(127, v)))
+}
+
+// AddI32 sets dst[i] = a[i] + b[i], wrapping mod 2³² like the kernels.
+func AddI32(dst, a, b []int32) {
+	if len(a) != len(dst) || len(b) != len(dst) {
+		panic(fmt.Sprintf("compute: AddI32: lengths %d, %d, %d", len(dst), len(a), len(b)))
+	}
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+// ReLUI8 sets dst[i] = max(src[i], 0); dst and src may be the same slice.
+func ReLUI8(dst, src []int8) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("compute: ReLUI8: dst has %d entries, src %d", len(dst), len(src)))
+	}
+	for i, v := range src {
+		dst[i] = max(v, 0)
+	}
+}

@@ -1,0 +1,31 @@
+package compute
+
+// Assembly micro-kernels (kernel_amd64.s); the packed layout they read is
+// described in simd_amd64.go. Each takes the same arguments:
+// (a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int).
+
+//go:noescape
+func dotQuads512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+
+//go:noescape
+func dotPairs512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+
+//go:noescape
+func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+
+// Packers (pack_amd64.s); n counts 16-column blocks (B) or 4-step blocks (A).
+
+//go:noescape
+func packQuadsB(dst, r0, r1, r2, r3 *byte, n int)
+
+//go:noescape
+func packPairsB8(dst, r0, r1 *byte, n int)
+
+//go:noescape
+func packPairsB16(dst, r0, r1 *byte, n int)
+
+//go:noescape
+func packA(dst, src *byte, ld, n int)
+
+//go:noescape
+func packAPairs8(dst, src *byte, ld, n int)

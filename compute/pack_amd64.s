@@ -1,0 +1,183 @@
+#include "textflag.h"
+
+// Packers for the amd64 micro-kernels (AVX, 128-bit lanes). Each B packer
+// writes 16 columns (64 bytes: one dword per column) per iteration; each A
+// packer transposes 4 rows × 4 dwords into 4 steps × 4 rows (64 bytes).
+
+// func packQuadsB(dst, r0, r1, r2, r3 *byte, n int)
+// dst dword j = (r0[j]^0x80, r1[j]^0x80, r2[j]^0x80, r3[j]^0x80): unsigned B+128.
+TEXT ·packQuadsB(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), AX
+	MOVQ r1+16(FP), BX
+	MOVQ r2+24(FP), DX
+	MOVQ r3+32(FP), SI
+	MOVQ n+40(FP), CX
+	TESTQ CX, CX
+	JLE  done
+	MOVL $0x80808080, R8
+	VMOVD R8, X8
+	VPSHUFD $0, X8, X8
+
+loop:
+	VMOVDQU (AX), X0
+	VMOVDQU (BX), X1
+	VMOVDQU (DX), X2
+	VMOVDQU (SI), X3
+	VPUNPCKLBW X1, X0, X4
+	VPUNPCKHBW X1, X0, X5
+	VPUNPCKLBW X3, X2, X6
+	VPUNPCKHBW X3, X2, X7
+	VPUNPCKLWD X6, X4, X0
+	VPUNPCKHWD X6, X4, X1
+	VPUNPCKLWD X7, X5, X2
+	VPUNPCKHWD X7, X5, X3
+	VPXOR X8, X0, X0
+	VPXOR X8, X1, X1
+	VPXOR X8, X2, X2
+	VPXOR X8, X3, X3
+	VMOVDQU X0, (DI)
+	VMOVDQU X1, 16(DI)
+	VMOVDQU X2, 32(DI)
+	VMOVDQU X3, 48(DI)
+	ADDQ $16, AX
+	ADDQ $16, BX
+	ADDQ $16, DX
+	ADDQ $16, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET
+
+// func packPairsB8(dst, r0, r1 *byte, n int)
+// dst dword j = (int16(r0[j]), int16(r1[j])), r0 and r1 int8.
+TEXT ·packPairsB8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), AX
+	MOVQ r1+16(FP), BX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JLE  done
+
+loop:
+	VPMOVSXBW (AX), X0
+	VPMOVSXBW (BX), X1
+	VPMOVSXBW 8(AX), X2
+	VPMOVSXBW 8(BX), X3
+	VPUNPCKLWD X1, X0, X4
+	VPUNPCKHWD X1, X0, X5
+	VPUNPCKLWD X3, X2, X6
+	VPUNPCKHWD X3, X2, X7
+	VMOVDQU X4, (DI)
+	VMOVDQU X5, 16(DI)
+	VMOVDQU X6, 32(DI)
+	VMOVDQU X7, 48(DI)
+	ADDQ $16, AX
+	ADDQ $16, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET
+
+// func packPairsB16(dst, r0, r1 *byte, n int)
+// dst dword j = (r0[j], r1[j]), r0 and r1 int16.
+TEXT ·packPairsB16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), AX
+	MOVQ r1+16(FP), BX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JLE  done
+
+loop:
+	VMOVDQU (AX), X0
+	VMOVDQU (BX), X1
+	VMOVDQU 16(AX), X2
+	VMOVDQU 16(BX), X3
+	VPUNPCKLWD X1, X0, X4
+	VPUNPCKHWD X1, X0, X5
+	VPUNPCKLWD X3, X2, X6
+	VPUNPCKHWD X3, X2, X7
+	VMOVDQU X4, (DI)
+	VMOVDQU X5, 16(DI)
+	VMOVDQU X6, 32(DI)
+	VMOVDQU X7, 48(DI)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET
+
+#define TRANSPOSE4 \
+	VPUNPCKLDQ X1, X0, X4; \
+	VPUNPCKHDQ X1, X0, X5; \
+	VPUNPCKLDQ X3, X2, X6; \
+	VPUNPCKHDQ X3, X2, X7; \
+	VPUNPCKLQDQ X6, X4, X0; \
+	VPUNPCKHQDQ X6, X4, X1; \
+	VPUNPCKLQDQ X7, X5, X2; \
+	VPUNPCKHQDQ X7, X5, X3; \
+	VMOVDQU X0, (DI); \
+	VMOVDQU X1, 16(DI); \
+	VMOVDQU X2, 32(DI); \
+	VMOVDQU X3, 48(DI)
+
+// func packA(dst, src *byte, ld, n int)
+// Rows src + r·ld (r < 4) hold dwords (int8 quads or int16 pairs); n blocks of
+// 4 dwords per row become dst[step][row].
+TEXT ·packA(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), AX
+	MOVQ ld+16(FP), DX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JLE  done
+	LEAQ (AX)(DX*2), BX
+
+loop:
+	VMOVDQU (AX), X0
+	VMOVDQU (AX)(DX*1), X1
+	VMOVDQU (BX), X2
+	VMOVDQU (BX)(DX*1), X3
+	TRANSPOSE4
+	ADDQ $16, AX
+	ADDQ $16, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET
+
+// func packAPairs8(dst, src *byte, ld, n int)
+// As packA, but the rows hold int8 and each dword is a sign-extended pair.
+TEXT ·packAPairs8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), AX
+	MOVQ ld+16(FP), DX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JLE  done
+	LEAQ (AX)(DX*2), BX
+
+loop:
+	VPMOVSXBW (AX), X0
+	VPMOVSXBW (AX)(DX*1), X1
+	VPMOVSXBW (BX), X2
+	VPMOVSXBW (BX)(DX*1), X3
+	TRANSPOSE4
+	ADDQ $8, AX
+	ADDQ $8, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET
