@@ -20,9 +20,11 @@ test:
 soak:
 	$(GO) test -count=1 -timeout 60m -run 'Soak' -v ./cmd/quern -args -quern.long
 
-# Benchmarks print each kernel's GMAC/s beside its baseline in one run.
+# Benchmarks print each kernel's GMAC/s beside its baselines (oneDNN, OpenBLAS,
+# gonum, the theoretical peak), the reuse attack, seal and import, in one run
+# with a summary table (docs/benchmarks.md). SKIP_ANCHOR=1 skips oneDNN.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./compute ./consensus ./chain
+	GO=$(GO) ./scripts/bench.sh
 
 # A single-node devnet mining on the CPU: embedded genesis, funded dev account.
 run: build

@@ -35,12 +35,13 @@ type Config struct {
 	Bootnodes    []string
 	MDNS         bool
 	LogLevel     string // debug | info | warn | error
+	Compute      string // --compute: auto | cpu | cuda (see selectBackend)
 
 	// Genesis, when set, replaces the dev genesis (tests use a cheaper one);
 	// it is not reachable from the command line.
 	Genesis *chain.Genesis
-	// Backend is the compute backend for mining and seal checks
-	// (compute.Portable() when nil).
+	// Backend, when set, is the compute backend for mining and seal checks
+	// and Compute is ignored (tests pin one); when nil, Compute picks it.
 	Backend compute.Backend
 }
 
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		RPCAddr:   DefaultRPCAddr,
 		P2PListen: []string{DefaultP2PListen},
 		LogLevel:  DefaultLogLevel,
+		Compute:   DefaultCompute,
 	}
 }
 
@@ -96,6 +98,9 @@ func (cfg *Config) check() (common.Address, error) {
 		cfg.P2PListen = []string{DefaultP2PListen}
 	}
 	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
+		return common.Address{}, err
+	}
+	if err := checkComputeMode(cfg.Compute); err != nil {
 		return common.Address{}, err
 	}
 	var coinbase common.Address

@@ -62,6 +62,8 @@ type Node struct {
 	genesis  *chain.Genesis
 	coinbase common.Address
 	backend  compute.Backend
+	// closeBackend releases the backend selectBackend opened (a GPU context).
+	closeBackend func()
 
 	mu         sync.Mutex
 	state      int
@@ -97,16 +99,23 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, dir: dir, lock: lock, coinbase: coinbase, backend: cfg.Backend}
+	n := &Node{cfg: cfg, log: log, dir: dir, lock: lock, coinbase: coinbase, backend: cfg.Backend, closeBackend: func() {}}
 	if n.backend == nil {
-		n.backend = compute.Portable()
+		be, closeFn, err := selectBackend(cfg.Compute, log.With("module", "compute"))
+		if err != nil {
+			unlockDir(lock)
+			return nil, err
+		}
+		n.backend, n.closeBackend = be, closeFn
 	}
 	if err := n.loadGenesis(); err != nil {
+		n.closeBackend()
 		unlockDir(lock)
 		return nil, err
 	}
 	if cfg.Dev {
 		if err := n.importDevKey(); err != nil {
+			n.closeBackend()
 			unlockDir(lock)
 			return nil, err
 		}
@@ -307,6 +316,7 @@ func (n *Node) Close() error {
 	wasRunning := n.state == stateRunning
 	n.state = stateClosed
 	err := n.stopServices()
+	n.closeBackend() // after the miner and the chain, its last users, have stopped
 	if lerr := unlockDir(n.lock); lerr != nil {
 		err = errors.Join(err, fmt.Errorf("release datadir lock: %w", lerr))
 	}

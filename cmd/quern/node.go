@@ -54,6 +54,11 @@ var (
 		Name:  "mdns",
 		Usage: "discover peers on the local network with mDNS",
 	}
+	nodeComputeFlag = &cli.StringFlag{
+		Name:  "compute",
+		Usage: "compute backend: auto (GPU when usable, else CPU), cpu, or cuda (GPU; falls back to the CPU with a warning)",
+		Value: node.DefaultCompute,
+	}
 	nodeLogLevelFlag = &cli.StringFlag{
 		Name:  "log.level",
 		Usage: "log level: debug, info, warn or error",
@@ -75,7 +80,8 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: services stop in reverse order and
 the database is closed cleanly.`,
 	Flags: []cli.Flag{
 		nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
-		nodeRPCAddrFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeLogLevelFlag,
+		nodeRPCAddrFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
+		nodeLogLevelFlag,
 	},
 	Action: runNode,
 }
@@ -93,6 +99,7 @@ func nodeConfig(c *cli.Context) node.Config {
 	cfg.Bootnodes = splitList(c.StringSlice(nodeBootnodesFlag.Name))
 	cfg.MDNS = c.Bool(nodeMDNSFlag.Name)
 	cfg.LogLevel = c.String(nodeLogLevelFlag.Name)
+	cfg.Compute = c.String(nodeComputeFlag.Name)
 	return cfg
 }
 

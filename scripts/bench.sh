@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — issue 3's benchmarks, side by side and from ONE run:
+#   1. anchors: oneDNN int8 matmul, OpenBLAS sgemm, the VPDPBUSD ceiling loop
+#      (../shared/tools/anchor-gemm/run.sh, when present), and oneDNN again
+#      restricted to AVX-512 VNNI (ONEDNN_MAX_CPU_ISA), the ISA our kernels use;
+#   2. our Go benchmarks: the theoretical peak, every backend plain and noised
+#      beside gonum's float64 Dgemm on the same shapes, the reuse attack,
+#      consensus BenchmarkSeal and chain BenchmarkInsert;
+#   3. a summary table built from the output of steps 1 and 2.
+#
+# Environment: GO (go), BENCH_OUT (directory for the raw logs, default
+# bench-out/ under a temp dir), ANCHOR (path of run.sh), SKIP_ANCHOR=1,
+# REUSE_N (regexp of reuse sizes, default 512|1024|2048), BENCHTIME (1s;
+# the 17-GMAC shape always runs once: -benchtime 1x).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+GO="${GO:-go}"
+OUT="${BENCH_OUT:-$(mktemp -d /tmp/quern-bench.XXXXXX)}"
+ANCHOR="${ANCHOR:-../shared/tools/anchor-gemm/run.sh}"
+BENCHTIME="${BENCHTIME:-1s}"
+REUSE_N="${REUSE_N:-512|1024|2048}"
+mkdir -p "$OUT"
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "machine"
+{
+    echo "date:  $(date -u +%FT%TZ)"
+    echo "cpu:   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "cpus:  $(nproc) (GOMAXPROCS default)"
+    echo "go:    $($GO version)"
+    echo "rev:   $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+} | tee "$OUT/machine.txt"
+
+: >"$OUT/anchor.txt"
+if [ "${SKIP_ANCHOR:-0}" != 1 ] && [ -f "$ANCHOR" ]; then
+    section "anchors: $ANCHOR (oneDNN picks its best ISA: AMX int8 where present)"
+    bash "$ANCHOR" | tee "$OUT/anchor.txt" || echo "anchor run failed (see its log)" >&2
+    section "anchors: oneDNN restricted to AVX-512 VNNI (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI)"
+    ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI SKIP_PEAK=1 \
+        BUILD_DIR=/tmp/anchor-gemm-build-vnni bash "$ANCHOR" |
+        awk '$1 ~ /^dnnl_/ { $1 = "vnni:" $1; print }' | tee -a "$OUT/anchor.txt" ||
+        echo "anchor (VNNI) run failed" >&2
+else
+    section "anchors: $ANCHOR not found (or SKIP_ANCHOR=1): no oneDNN/OpenBLAS columns"
+fi
+
+gobench() { # gobench LOGNAME ARGS... : go test -run '^$' -bench ARGS, teed
+    local log="$OUT/$1.txt"
+    shift
+    echo "+ $GO test -run '^\$' $*"
+    $GO test -run '^$' "$@" 2>&1 | tee "$log"
+}
+
+section "Go: theoretical peak (assumption-based, see compute/bench_compare_test.go)"
+gobench peak -bench '^BenchmarkPeak$' ./compute
+section "Go: side by side, 256³ and 1024³ (-benchtime $BENCHTIME)"
+gobench compare-small -bench '^BenchmarkCompare$/^(256x256x256|1024x1024x1024)$' -benchtime "$BENCHTIME" -timeout 30m ./compute
+section "Go: side by side, 4096×4096×1024 (17 GMAC: -benchtime 1x)"
+gobench compare-big -bench '^BenchmarkCompare$/^4096x4096x1024$' -benchtime 1x -timeout 30m ./compute
+section "Go: reuse attack (PROTOCOL.md §3), n ∈ {$REUSE_N}, κ ∈ {64, 32, 16}"
+gobench reuse -bench "^BenchmarkReuse\$/^n=($REUSE_N)\$" -benchtime "$BENCHTIME" -timeout 30m ./compute
+section "Go: seal (mine vs verify) and chain import"
+gobench chain -bench '^(BenchmarkSeal|BenchmarkInsert)$' -benchtime "$BENCHTIME" -timeout 30m ./consensus ./chain
+
+# The summary reads go test's lines ("BenchmarkX/a/b-2  N  T ns/op  V unit …")
+# and run.sh's ("library MxNxK GMAC/s").
+SUMMARY_AWK='
+function metric(unit,   i) { for (i = 3; i < NF; i++) if ($(i+1) == unit) return $i; return "" }
+function fmt(v) { return v == "" ? "-" : sprintf("%.1f", v) }
+function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2f", a / b) }
+/^Benchmark/ {
+    name = $1; sub(/-[0-9]+$/, "", name); n = split(name, p, "/")
+    if (p[1] == "BenchmarkPeak") {
+        if (p[2] ~ /^avx512-vnni/) peakVNNI = metric("peak-GMAC/s")
+        else if (p[2] == "amx-int8") peakAMX = metric("peak-GMAC/s")
+        else if (p[2] ~ /^avx2/) peakAVX2 = metric("peak-GMAC/s")
+    } else if (p[1] == "BenchmarkCompare" && n == 4) {
+        sh = p[2]; shapes[sh] = 1
+        if (p[3] != "gonum-dgemm-f64") {
+            be[p[3]] = 1; g[sh, p[3], p[4]] = metric("GMAC/s")
+            if (p[4] == "noised") ov[sh, p[3]] = metric("overhead-%")
+        }
+    } else if (p[1] == "BenchmarkCompare" && n == 3 && p[3] == "gonum-dgemm-f64") {
+        shapes[p[2]] = 1; gonum[p[2]] = metric("GMAC/s")
+    } else if (p[1] == "BenchmarkReuse" && n == 4) {
+        key = p[2] "/" p[3]; if (!(key in rseen)) { rseen[key] = 1; rkeys[++nr] = key }
+        if (p[4] ~ /^honest-/) { hon[key, substr(p[4], 8)] = $3 }
+        else if (p[4] == "reuse") { rt[key] = $3; rr[key] = metric("ratio"); mib[key] = metric("MiB-stored") }
+        else if (p[4] == "reuse-mixonly") { mt[key] = $3; mr[key] = metric("ratio") }
+        else if (p[4] == "reuse-stream") { st[key] = $3; sr[key] = metric("ratio"); gbs[key] = metric("GB/s-streamed") }
+    } else if (p[1] == "BenchmarkSeal") { seal[p[2]] = $3 }
+    else if (p[1] == "BenchmarkInsert") { blocks = metric("blocks/s"); txs = metric("txs/s") }
+    next
+}
+$1 ~ /^(vnni:)?dnnl_/ && NF == 3 { k = ($1 ~ /^vnni:/) ? "v" : "a"; if ($3 + 0 > dn[k, $2] + 0) { dn[k, $2] = $3; dni[k, $2] = $1 } }
+$1 == "openblas_sgemm" && NF == 3 { ob[$2] = $3 }
+$1 == "vpdpbusd_zmm_loop" && NF == 3 { loop[$2] = $3 }
+END {
+    split("256x256x256 1024x1024x1024 4096x4096x1024", order, " ")
+    print "GEMM, GMAC/s (M×N×K; higher is better)"
+    printf "%-16s %-14s %8s %8s %9s | %8s %6s %9s %6s | %8s %7s | %9s %9s\n", "shape", "best backend", "plain", "noised", "overhead", "oneDNN", "ratio", "oneDNN-V", "ratio", "OpenBLAS", "gonum", "peakVNNI", "peakAMX"
+    for (o = 1; o <= 3; o++) {
+        sh = order[o]; if (!(sh in shapes)) continue
+        best = ""; bv = -1
+        for (b in be) if ((sh, b, "plain") in g && g[sh, b, "plain"] + 0 > bv) { bv = g[sh, b, "plain"] + 0; best = b }
+        printf "%-16s %-14s %8s %8s %8s%% | %8s %6s %9s %6s | %8s %7s | %9s %9s\n", sh, best, fmt(g[sh, best, "plain"]), fmt(g[sh, best, "noised"]), fmt(ov[sh, best]), fmt(dn["a", sh]), ratio(g[sh, best, "plain"], dn["a", sh]), fmt(dn["v", sh]), ratio(g[sh, best, "plain"], dn["v", sh]), fmt(ob[sh]), fmt(gonum[sh]), fmt(peakVNNI), fmt(peakAMX)
+    }
+    print "  ratio = our best plain / oneDNN best variant (any ISA; oneDNN-V: restricted to AVX-512 VNNI)"
+    if (length(loop)) { printf "  VPDPBUSD zmm loop (measured ceiling):"; for (k in loop) printf " %s %s", k, loop[k]; print "" }
+    print ""
+    print "every backend: plain / noised GMAC/s, mining overhead (noised/plain - 1)"
+    for (o = 1; o <= 3; o++) { sh = order[o]; for (b in be) if ((sh, b, "plain") in g)
+        printf "  %-16s %-14s %8s %8s %7s%%\n", sh, b, fmt(g[sh, b, "plain"]), fmt(g[sh, b, "noised"]), fmt(ov[sh, b]) }
+    print ""
+    print "reuse attack, per new seed: all tile digests, ms; ratio = time / fastest honest backend in this run (> 1: reuse loses)"
+    print "  reuse: true digests (Go); mixonly: stream + mix, no correction; stream: read the stored words only (floor)"
+    printf "  %-17s %-24s %9s %7s %9s %7s %9s %7s %6s %9s\n", "n/kappa", "honest best (GMAC/s)", "reuse", "ratio", "mixonly", "ratio", "stream", "ratio", "GB/s", "MiB"
+    for (i = 1; i <= nr; i++) { key = rkeys[i]; hb = ""; ht = 0
+        for (hk in hon) { split(hk, q, SUBSEP); if (q[1] == key && (ht == 0 || hon[hk] < ht)) { ht = hon[hk]; hb = q[2] } }
+        split(key, nk, "/"); sub(/^n=/, "", nk[1]); nn = nk[1] + 0
+        printf "  %-17s %-24s %9.1f %7s %9.1f %7s %9.1f %7s %6s %9s\n", key, sprintf("%s %.1fms (%.1f)", hb, ht / 1e6, nn * nn * nn / ht), rt[key] / 1e6, ratio(rt[key], ht), mt[key] / 1e6, ratio(mt[key], ht), st[key] / 1e6, ratio(st[key], ht), gbs[key], mib[key] }
+    print ""
+    if ("mine-512" in seal) printf "seal: mine a 512³ synthetic product %.1f ms, verify one tile %.3f ms (mine/verify %.0f×)\n", seal["mine-512"] / 1e6, seal["verify-tile"] / 1e6, seal["mine-512"] / seal["verify-tile"]
+    if (blocks != "") printf "chain import: %s blocks/s, %s txs/s\n", blocks, txs
+}'
+
+section "summary (every number from this run)"
+cat "$OUT"/peak.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/anchor.txt |
+    awk "$SUMMARY_AWK"
+echo
+echo "raw logs: $OUT"
