@@ -2,7 +2,9 @@ package compute
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 )
 
 func reportGMACs(b *testing.B, macs float64) {
@@ -101,6 +103,47 @@ func BenchmarkFreivalds(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if !Freivalds(x, y, c, [32]byte{4}, 2) {
 			b.Fatal("rejected")
+		}
+	}
+}
+
+// BenchmarkNoisedOverhead times MatMul and NoisedMatMul (b = 64, r = 8)
+// alternately on the same backend and inputs, so that both see the same
+// machine load, and reports the medians and overhead = Noised/MatMul − 1:
+// NoisedOverhead/<backend>/<M×N×K>/k<κ>. Use -benchtime Nx (N ≥ 5).
+func BenchmarkNoisedOverhead(b *testing.B) {
+	for _, be := range Backends() {
+		if be.Name() == "portable" {
+			continue
+		}
+		for _, s := range benchShapes[1:3] {
+			x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
+			nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
+			for _, chunk := range []int{64, 128, 256, 512, 1024} {
+				g := Geometry{Tile: 64, Chunk: chunk}
+				b.Run(fmt.Sprintf("%s/%s/k%d", be.Name(), shapeName(s), chunk), func(b *testing.B) {
+					plain := make([]time.Duration, 0, b.N)
+					noised := make([]time.Duration, 0, b.N)
+					be.MatMul(x, y)
+					be.NoisedMatMul(x, y, nz, g, nil)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						t0 := time.Now()
+						be.MatMul(x, y)
+						t1 := time.Now()
+						be.NoisedMatMul(x, y, nz, g, nil)
+						plain = append(plain, t1.Sub(t0))
+						noised = append(noised, time.Since(t1))
+					}
+					slices.Sort(plain)
+					slices.Sort(noised)
+					mp, mn := plain[len(plain)/2].Seconds(), noised[len(noised)/2].Seconds()
+					macs := float64(s[0]) * float64(s[1]) * float64(s[2])
+					b.ReportMetric(macs/mp/1e9, "matmul-GMAC/s")
+					b.ReportMetric(macs/mn/1e9, "noised-GMAC/s")
+					b.ReportMetric(100*(mn/mp-1), "overhead-%")
+				})
+			}
 		}
 	}
 }

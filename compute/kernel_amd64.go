@@ -29,3 +29,14 @@ func packA(dst, src *byte, ld, n int)
 
 //go:noescape
 func packAPairs8(dst, src *byte, ld, n int)
+
+// Noised int8 transcript (noised_amd64.s, used by noised_amd64.go).
+
+//go:noescape
+func noisedQuads512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int, ca, cb *byte, caStride, csteps int)
+
+//go:noescape
+func noiseRows512(a *byte, aStride int, fl, elp, gt *byte, bias, out *int32, chunks, steps, pairs int)
+
+//go:noescape
+func noiseCols512(b, er *byte, bias, out *int32, chunks, steps int)

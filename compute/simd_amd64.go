@@ -352,6 +352,9 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 		// No chunks, no transcript words: every digest is Keccak of nothing.
 		return noisedMatMul(a, b, nz, g, visit)
 	}
+	if s.quadsUsable(nz, g, k) {
+		return s.noisedQuads(a, b, nz, g, visit)
+	}
 	nw := newNoiseWords(nz, m, k, n)
 	l := newKLayout(k, g.Chunk, 2)
 
