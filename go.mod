@@ -3,6 +3,7 @@ module github.com/quern-chain/quern
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/ethereum/go-ethereum v1.17.10
 	github.com/holiman/uint256 v1.3.2

@@ -15,6 +15,10 @@ import (
 
 // Flags of `quern node`.
 var (
+	nodeConfigFlag = &cli.StringFlag{
+		Name:  "config",
+		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
+	}
 	nodeDataDirFlag = &cli.StringFlag{
 		Name:  "datadir",
 		Usage: "data directory: chain database, keystore, p2p identity",
@@ -79,28 +83,49 @@ serves the quern JSON-RPC namespace over HTTP, and with --mine produces blocks.
 Stop it with Ctrl-C (SIGINT) or SIGTERM: services stop in reverse order and
 the database is closed cleanly.`,
 	Flags: []cli.Flag{
-		nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
+		nodeConfigFlag, nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
 		nodeRPCAddrFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
 		nodeLogLevelFlag,
 	},
 	Action: runNode,
 }
 
-// nodeConfig builds the node's configuration from the command line.
-func nodeConfig(c *cli.Context) node.Config {
+// nodeConfig builds the node's configuration: defaults < --config file <
+// flags given on the command line.
+func nodeConfig(c *cli.Context) (node.Config, error) {
 	cfg := node.DefaultConfig()
-	cfg.DataDir = c.String(nodeDataDirFlag.Name)
-	cfg.Dev = c.Bool(nodeDevFlag.Name)
-	cfg.GenesisFile = c.String(nodeGenesisFlag.Name)
-	cfg.Mine = c.Bool(nodeMineFlag.Name)
-	cfg.MinerAddress = c.String(nodeMinerAddressFlag.Name)
-	cfg.RPCAddr = c.String(nodeRPCAddrFlag.Name)
-	cfg.P2PListen = splitList(c.StringSlice(nodeP2PListenFlag.Name))
-	cfg.Bootnodes = splitList(c.StringSlice(nodeBootnodesFlag.Name))
-	cfg.MDNS = c.Bool(nodeMDNSFlag.Name)
-	cfg.LogLevel = c.String(nodeLogLevelFlag.Name)
-	cfg.Compute = c.String(nodeComputeFlag.Name)
-	return cfg
+	if path := c.String(nodeConfigFlag.Name); path != "" {
+		if err := node.ApplyConfigFile(path, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	str := func(f *cli.StringFlag, dst *string) {
+		if c.IsSet(f.Name) {
+			*dst = c.String(f.Name)
+		}
+	}
+	boolean := func(f *cli.BoolFlag, dst *bool) {
+		if c.IsSet(f.Name) {
+			*dst = c.Bool(f.Name)
+		}
+	}
+	list := func(f *cli.StringSliceFlag, dst *[]string) {
+		if c.IsSet(f.Name) {
+			*dst = splitList(c.StringSlice(f.Name))
+		}
+	}
+	str(nodeDataDirFlag, &cfg.DataDir)
+	boolean(nodeDevFlag, &cfg.Dev)
+	str(nodeGenesisFlag, &cfg.GenesisFile)
+	boolean(nodeMineFlag, &cfg.Mine)
+	str(nodeMinerAddressFlag, &cfg.MinerAddress)
+	str(nodeRPCAddrFlag, &cfg.RPCAddr)
+	list(nodeP2PListenFlag, &cfg.P2PListen)
+	list(nodeBootnodesFlag, &cfg.Bootnodes)
+	boolean(nodeMDNSFlag, &cfg.MDNS)
+	str(nodeLogLevelFlag, &cfg.LogLevel)
+	str(nodeComputeFlag, &cfg.Compute)
+	return cfg, nil
 }
 
 // splitList flattens values that may themselves be comma-separated and
@@ -121,7 +146,10 @@ func runNode(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: quern node takes flags only (see quern node --help)", c.Args().First())
 	}
-	cfg := nodeConfig(c)
+	cfg, err := nodeConfig(c)
+	if err != nil {
+		return err
+	}
 	level, err := node.ParseLogLevel(cfg.LogLevel)
 	if err != nil {
 		return err

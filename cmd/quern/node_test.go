@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/urfave/cli/v2"
 
 	"github.com/quern-chain/quern/node"
 )
@@ -118,5 +121,28 @@ func TestNodeCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "quern node stopped") {
 		t.Fatalf("no clean stop in the log:\n%s", stderr)
+	}
+}
+
+// TestNodeConfigLayers: defaults < --config file < flags given.
+func TestNodeConfigLayers(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "quern.toml")
+	os.WriteFile(file, []byte("mine = true\ncompute = \"cpu\"\n[rpc]\naddr = \"127.0.0.1:9000\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/4001\"]\n"), 0o644)
+	var got node.Config
+	app := &cli.App{Commands: []*cli.Command{{
+		Name: "node", Flags: nodeCommand.Flags,
+		Action: func(c *cli.Context) (err error) { got, err = nodeConfig(c); return err },
+	}}}
+	if err := app.Run([]string{"quern", "node", "--config", file, "--rpc.addr", "127.0.0.1:9001"}); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Mine || got.Compute != "cpu" || got.RPCAddr != "127.0.0.1:9001" ||
+		len(got.P2PListen) != 1 || got.P2PListen[0] != "/ip4/127.0.0.1/tcp/4001" ||
+		got.LogLevel != node.DefaultLogLevel || got.DataDir != node.DefaultDataDir() {
+		t.Fatalf("layered config %+v", got)
+	}
+	os.WriteFile(file, []byte("mine = true\nbogus = 1\n"), 0o644)
+	if err := app.Run([]string{"quern", "node", "--config", file}); err == nil || !strings.Contains(err.Error(), "unknown key(s) bogus") {
+		t.Fatalf("unknown key: %v", err)
 	}
 }

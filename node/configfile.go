@@ -1,0 +1,83 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// fileConfig is the TOML layout of --config: the flags' names, with the
+// dotted ones as tables ([miner] address = --miner.address). Pointers tell
+// "absent" from "zero", so a file overrides only what it names.
+type fileConfig struct {
+	DataDir *string `toml:"datadir"`
+	Dev     *bool   `toml:"dev"`
+	Genesis *string `toml:"genesis"`
+	Mine    *bool   `toml:"mine"`
+	Compute *string `toml:"compute"`
+	Miner   struct {
+		Address *string `toml:"address"`
+	} `toml:"miner"`
+	RPC struct {
+		Addr *string `toml:"addr"`
+	} `toml:"rpc"`
+	P2P struct {
+		Listen    []string `toml:"listen"`
+		Bootnodes []string `toml:"bootnodes"`
+		MDNS      *bool    `toml:"mdns"`
+	} `toml:"p2p"`
+	Log struct {
+		Level *string `toml:"level"`
+	} `toml:"log"`
+}
+
+// ApplyConfigFile overlays the TOML file at path on cfg (defaults < file <
+// flags: the caller applies flags afterwards). Unknown keys are errors, so a
+// typo never silently falls back to a default.
+func ApplyConfigFile(path string, cfg *Config) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var f fileConfig
+	md, err := toml.Decode(string(raw), &f)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("config file %s: %s", path, perr.Message)
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config file %s: unknown key(s) %s", path, strings.Join(keys, ", "))
+	}
+	set(&cfg.DataDir, f.DataDir)
+	set(&cfg.Dev, f.Dev)
+	set(&cfg.GenesisFile, f.Genesis)
+	set(&cfg.Mine, f.Mine)
+	set(&cfg.Compute, f.Compute)
+	set(&cfg.MinerAddress, f.Miner.Address)
+	set(&cfg.RPCAddr, f.RPC.Addr)
+	set(&cfg.MDNS, f.P2P.MDNS)
+	set(&cfg.LogLevel, f.Log.Level)
+	if f.P2P.Listen != nil {
+		cfg.P2PListen = f.P2P.Listen
+	}
+	if f.P2P.Bootnodes != nil {
+		cfg.Bootnodes = f.P2P.Bootnodes
+	}
+	return nil
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
