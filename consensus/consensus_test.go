@@ -20,7 +20,7 @@ func testParams() *types.Params {
 	return &types.Params{
 		ChainID: 1, Network: "test", TargetBlockMs: 1000,
 		InitialDifficulty: 1 << 20, MinDifficulty: 1 << 10, RetargetDivisor: 8,
-		TileSize: 8, ChunkSize: 8, NoiseRank: 8, SyntheticDim: 32,
+		TileSize: 8, ChunkSize: 8, SyntheticChunkSize: 8, NoiseRank: 8, SyntheticDim: 32,
 		Subsidy: uint256.NewInt(10), MinTxFee: uint256.NewInt(1), BaseFeeFactor: 1,
 		MaxJobInputBytes: 1 << 20, MaxBlockTxs: 100, MaxBlockResults: 4,
 		FreivaldsRounds: 2, MaxFutureMs: 15000, MedianTimeSpan: 11,
@@ -242,30 +242,34 @@ func TestJobBaseFee(t *testing.T) {
 
 func BenchmarkSeal(b *testing.B) {
 	// Devnet geometry: the miner's full synthetic product beside the
-	// validator's one-tile check, in one run, so the ratio is meaningful.
+	// validator's one-tile check, per backend, in one run, so the ratio is
+	// meaningful.
 	p := testParams()
-	p.TileSize, p.ChunkSize, p.SyntheticDim = 64, 64, 512
+	p.TileSize, p.ChunkSize, p.SyntheticChunkSize, p.SyntheticDim = 64, 16, 512, 1024
 	const d = 1 << 62 // never wins: the miner does the whole product
+	n := float64(p.SyntheticDim)
 	parent := &types.Header{Number: 1}
-	m := NewMiner(p, compute.Portable())
-	b.Run("mine-512", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if _, err := m.MineSynthetic(context.Background(), parent, d, coinbase, uint64(i)); err != nil {
-				b.Fatal(err)
+	for _, be := range compute.Backends() {
+		m := NewMiner(p, be)
+		b.Run("mine-"+be.Name(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := m.MineSynthetic(context.Background(), parent, d, coinbase, uint64(i)); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(512*512*512)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-	})
-	b.Run("verify-tile", func(b *testing.B) {
-		h := &types.Header{ParentHash: parent.Hash(), Coinbase: coinbase, Difficulty: 1,
-			Seal: types.Seal{TileI: 3, TileJ: 5}}
-		e := New(compute.Portable())
-		for i := 0; i < b.N; i++ {
-			// The digest is wrong, so this is exactly the validator's work
-			// up to the comparison.
-			if err := e.VerifySeal(p, h, nil, jobMap{}); !errors.Is(err, ErrBadTileDigest) {
-				b.Fatal(err)
+			b.ReportMetric(n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+		b.Run("verify-tile-"+be.Name(), func(b *testing.B) {
+			h := &types.Header{ParentHash: parent.Hash(), Coinbase: coinbase, Difficulty: 1,
+				Seal: types.Seal{TileI: 3, TileJ: 5}}
+			e := New(be)
+			for i := 0; i < b.N; i++ {
+				// The digest is wrong, so this is exactly the validator's
+				// work up to the comparison.
+				if err := e.VerifySeal(p, h, nil, jobMap{}); !errors.Is(err, ErrBadTileDigest) {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }

@@ -49,7 +49,7 @@ func (m *Miner) search(ctx context.Context, parent *types.Header, d uint64, coin
 		}
 		return !stopAtWin
 	}
-	c, complete := m.be.NoisedMatMul(a, b, nz, Geometry(m.p), visit)
+	c, complete := m.be.NoisedMatMul(a, b, nz, Geometry(m.p, work), visit)
 	if err := ctx.Err(); err != nil {
 		return compute.I32{}, nil, err
 	}

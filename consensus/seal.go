@@ -29,7 +29,11 @@ func operands(p *types.Params, seed common.Hash, s *types.Seal, body *types.Body
 		return a, b, fmt.Errorf("%w: op %d step %d (matmul work has op 0, step 0)", ErrUnknownWork, w.Op, w.Step)
 	}
 	if w.IsSynthetic() {
-		a, b = SyntheticOperands(seed, int(p.SyntheticDim))
+		dim, tile := int(p.SyntheticDim), int(p.TileSize)
+		if int(s.TileI) >= tileCount(dim, tile) || int(s.TileJ) >= tileCount(dim, tile) {
+			return a, b, fmt.Errorf("%w: tile (%d,%d) of a %d×%d puzzle", ErrBadTile, s.TileI, s.TileJ, dim, dim)
+		}
+		a, b = syntheticTileOperands(seed, dim, tile, s.TileI, s.TileJ)
 		return a, b, nil
 	}
 	prog, err := jobs.PendingJobProgram(w.JobID)
@@ -71,7 +75,7 @@ func (e *PoUW) VerifySeal(p *types.Params, h *types.Header, body *types.Body, jo
 	}
 	ref := s.Work.Ref()
 	nz := compute.NewNoise(NoiseKey(seed, ref), a.Rows, a.Cols, b.Cols, int(p.NoiseRank))
-	digest := common.Hash(e.be.TileDigest(a, b, nz, Geometry(p), int(s.TileI), int(s.TileJ)))
+	digest := common.Hash(e.be.TileDigest(a, b, nz, Geometry(p, s.Work), int(s.TileI), int(s.TileJ)))
 	if digest != s.TileDigest {
 		return fmt.Errorf("%w: tile (%d,%d) has digest %s, seal says %s", ErrBadTileDigest, s.TileI, s.TileJ, digest, s.TileDigest)
 	}

@@ -43,8 +43,12 @@ func Wins(ticket common.Hash, w, d uint64) bool {
 	return lhs.Cmp(rhs) < 0
 }
 
-// Geometry is the tile and chunk size fixed by the chain parameters.
-func Geometry(p *types.Params) compute.Geometry {
+// Geometry is the tile and chunk size of work w fixed by the chain
+// parameters: synthetic puzzles and job products have their own κ.
+func Geometry(p *types.Params, w types.Work) compute.Geometry {
+	if w.IsSynthetic() {
+		return compute.Geometry{Tile: int(p.TileSize), Chunk: int(p.SyntheticChunkSize)}
+	}
 	return compute.Geometry{Tile: int(p.TileSize), Chunk: int(p.ChunkSize)}
 }
 
@@ -58,13 +62,3 @@ func TileWork(m, k, n, tile int, ti, tj uint32) uint64 {
 
 // tileCount is the number of tiles along an edge of length n.
 func tileCount(n, tile int) int { return (n + tile - 1) / tile }
-
-// SyntheticOperands are the synthetic puzzle's A and B for seed: uniform in
-// [-127, 127], dim×dim, from keys H(H(seed ‖ "synthetic") ‖ "A") and ‖ "B".
-// Uniform random matrices are full rank with overwhelming probability.
-func SyntheticOperands(seed common.Hash, dim int) (a, b compute.I8) {
-	root := types.Keccak(seed[:], []byte("synthetic"))
-	a = compute.RandomI8(types.Keccak(root[:], []byte("A")), dim, dim)
-	b = compute.RandomI8(types.Keccak(root[:], []byte("B")), dim, dim)
-	return a, b
-}

@@ -18,10 +18,15 @@ type Params struct {
 	MinDifficulty     uint64 `json:"minDifficulty"`
 	RetargetDivisor   uint64 `json:"retargetDivisor"` // one block moves D by at most 1/divisor
 
-	TileSize     uint32 `json:"tileSize"`     // b: output tile edge
-	ChunkSize    uint32 `json:"chunkSize"`    // κ: K-chunk between transcript words
-	NoiseRank    uint32 `json:"noiseRank"`    // r: rank of the noise factors
-	SyntheticDim uint32 `json:"syntheticDim"` // synthetic puzzle is dim×dim×dim
+	TileSize  uint32 `json:"tileSize"`  // b: output tile edge
+	ChunkSize uint32 `json:"chunkSize"` // κ of job products: K-chunk between transcript words
+	// κ of synthetic puzzles. Their operands come from the seed, so stored
+	// partial sums are worthless to a reuse attacker and κ can be large
+	// (cheap mixing); job operands are fixed across seeds, so job products
+	// need a small κ (docs/benchmarks.md, "Reuse attack").
+	SyntheticChunkSize uint32 `json:"syntheticChunkSize"`
+	NoiseRank          uint32 `json:"noiseRank"`    // r: rank of the noise factors
+	SyntheticDim       uint32 `json:"syntheticDim"` // synthetic puzzle is dim×dim×dim
 
 	Subsidy       *uint256.Int `json:"subsidy"`       // wei per block
 	MinTxFee      *uint256.Int `json:"minTxFee"`      // fee floor of a transfer, wei
@@ -49,8 +54,8 @@ func (p *Params) Validate() error {
 		return errors.New("params: difficulties must be positive")
 	case p.RetargetDivisor < 2:
 		return errors.New("params: retargetDivisor must be at least 2")
-	case p.TileSize == 0 || p.ChunkSize == 0 || p.NoiseRank == 0 || p.SyntheticDim == 0:
-		return errors.New("params: tileSize, chunkSize, noiseRank and syntheticDim must be positive")
+	case p.TileSize == 0 || p.ChunkSize == 0 || p.SyntheticChunkSize == 0 || p.NoiseRank == 0 || p.SyntheticDim == 0:
+		return errors.New("params: tileSize, chunkSize, syntheticChunkSize, noiseRank and syntheticDim must be positive")
 	case p.NoiseRank > 8:
 		// |E|,|F| ≤ r keeps (127+r)² · 65536 inside int32.
 		return fmt.Errorf("params: noiseRank %d above 8 could overflow int32 sums", p.NoiseRank)

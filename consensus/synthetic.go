@@ -1,0 +1,99 @@
+package consensus
+
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/compute"
+)
+
+// Synthetic puzzle operands (docs/protocol.md §4). A is generated row by row
+// and B column by column, each line from its own stream, so a validator
+// builds only the b rows of A and b columns of B that the winning tile
+// reads — a sample of the puzzle's input as well as of its work — and a
+// miner builds lines in parallel.
+//
+//	root   = H(seed ‖ "synthetic")
+//	line   = xoshiro256** with state s[w] = splitmix64 of
+//	         (LE64(root[8w:8w+8]) XOR tag XOR (index+1)·0x9E3779B97F4A7C15), w = 0..3,
+//	         tag = 0x41 for A's rows, 0x42 for B's columns
+//	values = two per draw v: low then high 32-bit half h, int8((h·255) >> 32) − 127
+//
+// Values are uniform over [-127, 127] up to a 2^-24 bias; uniform random
+// matrices are full rank with overwhelming probability.
+
+const (
+	tagRowsA = 0x41
+	tagColsB = 0x42
+)
+
+func syntheticRoot(seed common.Hash) common.Hash {
+	return types.Keccak(seed[:], []byte("synthetic"))
+}
+
+func splitmix64(z uint64) uint64 {
+	z += 0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
+
+// syntheticLine fills dst with line index of the stream tagged tag.
+func syntheticLine(root common.Hash, tag uint64, index int, dst []int8) {
+	var key [32]byte
+	for w := 0; w < 4; w++ {
+		v := binary.LittleEndian.Uint64(root[8*w:]) ^ tag ^ (uint64(index)+1)*0x9E3779B97F4A7C15
+		binary.LittleEndian.PutUint64(key[8*w:], splitmix64(v))
+	}
+	x := compute.NewXoshiro(key)
+	for k := 0; k < len(dst); k += 2 {
+		v := x.Next()
+		dst[k] = int8(int((uint64(uint32(v))*255)>>32) - 127)
+		if k+1 < len(dst) {
+			dst[k+1] = int8(int(((v>>32)*255)>>32) - 127)
+		}
+	}
+}
+
+// SyntheticOperands are the whole synthetic puzzle of seed: dim×dim A and B.
+func SyntheticOperands(seed common.Hash, dim int) (a, b compute.I8) {
+	return syntheticLines(seed, dim, 0, dim, 0, dim)
+}
+
+// syntheticTileOperands builds only what tile (ti, tj) reads: rows
+// [ti·tile, …) of A and columns [tj·tile, …) of B; the rest stays zero.
+func syntheticTileOperands(seed common.Hash, dim, tile int, ti, tj uint32) (a, b compute.I8) {
+	r0, c0 := int(ti)*tile, int(tj)*tile
+	return syntheticLines(seed, dim, r0, min(r0+tile, dim), c0, min(c0+tile, dim))
+}
+
+func syntheticLines(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8) {
+	root := syntheticRoot(seed)
+	a, b = compute.NewI8(dim, dim), compute.NewI8(dim, dim)
+	lines := (r1 - r0) + (c1 - c0)
+	workers := min(runtime.GOMAXPROCS(0), max(1, lines/64))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			col := make([]int8, dim)
+			for l := w; l < lines; l += workers {
+				if i := r0 + l; i < r1 {
+					syntheticLine(root, tagRowsA, i, a.Data[i*dim:(i+1)*dim])
+					continue
+				}
+				j := c0 + l - (r1 - r0)
+				syntheticLine(root, tagColsB, j, col)
+				for k, v := range col {
+					b.Data[k*dim+j] = v
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return a, b
+}
