@@ -9,7 +9,7 @@ func simdBackends() []Backend {
 	if x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI {
 		out = append(out, &simd{
 			name:   "avx512-vnni",
-			reason: "CPU has AVX-512 VNNI (VPDPBUSD for MatMul, VPDPWSSD for the noised transcript)",
+			reason: "CPU has AVX-512 VNNI (VPDPBUSD products, VPDPWSSD noise corrections)",
 			quads:  dotQuads512,
 			pairs:  dotPairs512,
 		})
