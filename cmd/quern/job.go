@@ -159,16 +159,7 @@ func jobSubmitMatMul(c *cli.Context) error {
 		return about(err, "head")
 	}
 	tx := &types.Tx{ChainID: info.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: head + blocks, Program: program}
-	if err := checkBalance(c, nc, from, tx); err != nil {
-		return err
-	}
-	if err := key.unlock(c); err != nil {
-		return err
-	}
-	if tx.Nonce, err = nc.Nonce(c.Context, from, "pending"); err != nil {
-		return about(err, "nonce of %s", from.Hex())
-	}
-	id, err := sendTx(c, nc, key, tx)
+	id, err := sendTx(c, nc, key, from, tx)
 	if err != nil {
 		return err
 	}

@@ -162,16 +162,7 @@ func walletSend(c *cli.Context) error {
 		return about(err, "node info")
 	}
 	tx := &types.Tx{ChainID: info.ChainID, Kind: types.TxTransfer, To: to, Value: value, Fee: fee}
-	if err := checkBalance(c, nc, from, tx); err != nil {
-		return err
-	}
-	if err := key.unlock(c); err != nil {
-		return err
-	}
-	if tx.Nonce, err = nc.Nonce(c.Context, from, "pending"); err != nil {
-		return about(err, "nonce of %s", from.Hex())
-	}
-	hash, err := sendTx(c, nc, key, tx)
+	hash, err := sendTx(c, nc, key, from, tx)
 	if err != nil {
 		return err
 	}
@@ -199,7 +190,19 @@ func checkBalance(c *cli.Context, nc *nodeClient, from common.Address, tx *types
 }
 
 // sendTx signs tx and hands it to the node; it returns the tx hash.
-func sendTx(c *cli.Context, nc *nodeClient, key *signer, tx *types.Tx) (common.Hash, error) {
+// sendTx checks that from can pay for tx, unlocks its key, takes the next
+// pending nonce, signs and sends: the end of every command that transacts.
+func sendTx(c *cli.Context, nc *nodeClient, key *signer, from common.Address, tx *types.Tx) (common.Hash, error) {
+	if err := checkBalance(c, nc, from, tx); err != nil {
+		return common.Hash{}, err
+	}
+	if err := key.unlock(c); err != nil {
+		return common.Hash{}, err
+	}
+	var err error
+	if tx.Nonce, err = nc.Nonce(c.Context, from, "pending"); err != nil {
+		return common.Hash{}, about(err, "nonce of %s", from.Hex())
+	}
 	raw, err := key.signTx(tx)
 	if err != nil {
 		return common.Hash{}, err
