@@ -404,41 +404,14 @@ func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I
 		return true
 	})
 
-	c := NewI32(m, n)
-	var stop atomic.Bool
-	accs := make([][]int32, workers(ti*tj))
-	done := parallelFor(ti*tj, func(wk, t int) bool {
-		if stop.Load() {
-			return false
-		}
-		I, J := t/tj, t%tj
-		h, w := g.TileShape(m, n, I, J)
-		if accs[wk] == nil {
-			accs[wk] = make([]int32, accLen)
-		}
-		acc := accs[wk]
-		digest, ok := quadTile(l, rows[I], cols[J], cs, h, w, acc, &stop)
-		if !ok {
-			return false
-		}
-		if visit != nil && !visit(I, J, digest) {
-			stop.Store(true)
-			return false
-		}
-		if r > 0 {
+	return s.runNoisedTiles(m, n, g, ti, tj, accLen, visit,
+		func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
+			return quadTile(l, rows[I], cols[J], cs, h, w, acc, stop)
+		},
+		func(I, J, h int, acc []int32) {
 			gs := (h + groupRows - 1) / groupRows
 			s.pairs(&rows[I].corr[0], &cols[J].corr[0], &acc[0], nil, nil, final*16, gs, 1, final)
-		}
-		i0, j0 := I*g.Tile, J*g.Tile
-		for ii := 0; ii < h; ii++ {
-			copy(c.Data[(i0+ii)*n+j0:(i0+ii)*n+j0+w], acc[ii*panelCols:])
-		}
-		return true
-	})
-	if !done || stop.Load() {
-		return I32{}, false
-	}
-	return c, true
+		}, r > 0)
 }
 
 // corrAPacked is corrA in r steps: (CX'_q, EL_q) per row, all of CX' in int16.

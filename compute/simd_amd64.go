@@ -384,6 +384,23 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 		return true
 	})
 
+	return s.runNoisedTiles(m, n, g, ti, tj, accLen, visit,
+		func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
+			return s.tileRun(l, aPans[I], bPans[J], h, w, acc, stop)
+		},
+		func(I, J, h int, acc []int32) {
+			gs := (h + groupRows - 1) / groupRows
+			s.pairs(&aCorr[I][0], &bCorr[J][0], &acc[0], nil, nil, 2*r*16, gs, 1, 2*r)
+		}, r > 0)
+}
+
+// runNoisedTiles is the parallel tile driver of both amd64 noised paths:
+// per tile, run computes the transcript into acc (its final P'(K)), visit
+// sees the digest, denoise turns acc into the exact A·B (when there is
+// noise), and the tile is copied into C. A false visit stops every worker.
+func (s *simd) runNoisedTiles(m, n int, g Geometry, ti, tj, accLen int, visit TileVisitor,
+	run func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool),
+	denoise func(I, J, h int, acc []int32), noisy bool) (I32, bool) {
 	c := NewI32(m, n)
 	var stop atomic.Bool
 	accs := make([][]int32, workers(ti*tj))
@@ -397,7 +414,7 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 			accs[wk] = make([]int32, accLen)
 		}
 		acc := accs[wk]
-		digest, ok := s.tileRun(l, aPans[I], bPans[J], h, w, acc, &stop)
+		digest, ok := run(I, J, h, w, acc, &stop)
 		if !ok {
 			return false
 		}
@@ -405,9 +422,8 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 			stop.Store(true)
 			return false
 		}
-		if r > 0 {
-			gs := (h + groupRows - 1) / groupRows
-			s.pairs(&aCorr[I][0], &bCorr[J][0], &acc[0], nil, nil, 2*r*16, gs, 1, 2*r)
+		if noisy {
+			denoise(I, J, h, acc)
 		}
 		i0, j0 := I*g.Tile, J*g.Tile
 		for ii := 0; ii < h; ii++ {
