@@ -146,8 +146,19 @@ func readState(r dbReader, h common.Hash) (*State, error) {
 	return DecodeState(b)
 }
 
-func writeState(w dbWriter, h common.Hash, s *State) error {
-	return w.Set(stateKey(h), EncodeState(s))
+// writeState stores the snapshot after block h (number n) and indexes it.
+func writeState(w dbWriter, h common.Hash, n uint64, s *State) error {
+	if err := w.Set(stateKey(h), EncodeState(s)); err != nil {
+		return err
+	}
+	return w.Set(stateIndexKey(n, h), nil)
+}
+
+func deleteState(w dbWriter, h common.Hash, n uint64) error {
+	if err := w.Delete(stateKey(h)); err != nil {
+		return err
+	}
+	return w.Delete(stateIndexKey(n, h))
 }
 
 func readCanonicalHash(r dbReader, n uint64) (common.Hash, error) { return readHash(r, canonKey(n)) }

@@ -33,6 +33,8 @@ type Chain struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	retention uint64 // stateRetention; tests lower it
+
 	insertMu sync.Mutex // one import at a time
 
 	mu        sync.RWMutex // guards the head fields
@@ -69,7 +71,7 @@ func Open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger) (*C
 	params := g.Config
 	gblock, gstate := g.ToBlock()
 	c := &Chain{
-		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now,
+		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now, retention: stateRetention,
 		headers: newLRU[common.Hash, *types.Header](headerCacheSize),
 		blocks:  newLRU[common.Hash, *types.Block](blockCacheSize),
 		states:  newLRU[common.Hash, *State](stateCacheSize),
@@ -99,7 +101,7 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 			td := uint256.NewInt(c.genesis.Header.Difficulty)
 			return firstErr(
 				writeSchemaVersion(txn), writeBlock(txn, c.genesis), writeTD(txn, ghash, td),
-				writeState(txn, ghash, gstate), writeCanonicalHash(txn, 0, ghash),
+				writeState(txn, ghash, 0, gstate), writeCanonicalHash(txn, 0, ghash),
 				writeHeadHash(txn, ghash), writeGenesisHash(txn, ghash),
 			)
 		})
@@ -112,14 +114,21 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		return fmt.Errorf("datadir %s holds the chain of genesis %s, but the configured genesis is %s: "+
 			"use another datadir or the genesis file it was created with", dir, stored, ghash)
 	}
+	var v uint64
+	if err := c.view(func(txn *badger.Txn) (err error) { v, err = readSchemaVersion(txn); return }); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v == 1 {
+		c.log.Info("indexing state snapshots for pruning (chain schema 1 to 2)", "dir", dir)
+		if err := migrateStateIndex(c.db); err != nil {
+			return err
+		}
+		v = schemaVersion
+	}
+	if v != schemaVersion {
+		return fmt.Errorf("datadir %s has chain schema %d, this build reads %d", dir, v, schemaVersion)
+	}
 	return c.db.View(func(txn *badger.Txn) error {
-		v, err := readSchemaVersion(txn)
-		if err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		if v != schemaVersion {
-			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d", dir, v, schemaVersion)
-		}
 		hh, err := readHeadHash(txn)
 		if err != nil {
 			return fmt.Errorf("read head hash: %w", err)
@@ -182,7 +191,9 @@ func (c *Chain) State() *State {
 	return c.headState
 }
 
-// StateAtBlock returns the (frozen) state after block h.
+// StateAtBlock returns the (frozen) state after block h. Only the last
+// stateRetention blocks behind the head keep theirs: for an older block it
+// returns an error wrapping ErrPrunedState.
 func (c *Chain) StateAtBlock(h common.Hash) (*State, error) {
 	if st, ok := c.states.get(h); ok {
 		return st, nil
@@ -191,6 +202,12 @@ func (c *Chain) StateAtBlock(h common.Hash) (*State, error) {
 	err := c.db.View(func(txn *badger.Txn) error {
 		var err error
 		st, err = readState(txn, h)
+		if errors.Is(err, errNotFound) {
+			if hd, herr := readHeader(txn, h); herr == nil {
+				return fmt.Errorf("%w: block %d is more than %d blocks behind the head", ErrPrunedState, hd.Number, c.retention)
+			}
+			return fmt.Errorf("unknown block: %w", err)
+		}
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,9 @@ var (
 	ErrKnownBlock    = errors.New("block already known")
 	ErrUnknownParent = errors.New("unknown parent block")
 	ErrFutureBlock   = errors.New("block time too far in the future")
+	// ErrPrunedState: the block's parent state was pruned (a fork deeper than
+	// the state retention), or StateAtBlock asked for such a state.
+	ErrPrunedState = errors.New("state pruned")
 )
 
 // RuleCode names one consensus rule a block or transaction broke.

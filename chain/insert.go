@@ -14,7 +14,10 @@ import (
 // strictly above the head's it becomes the head (reorganising the canonical
 // index if it is on another branch); otherwise it is kept as a side block.
 // It returns ErrKnownBlock, ErrUnknownParent, ErrFutureBlock (retry later),
-// a *RuleError (the block is invalid) or a storage error.
+// ErrPrunedState (its parent is more than stateRetention blocks behind the
+// head: a fork that deep is refused), a *RuleError (the block is invalid) or
+// a storage error. A new head prunes the state snapshots that fall out of
+// the retention window in the same transaction.
 func (c *Chain) InsertBlock(b *types.Block) error {
 	if b == nil || b.Header == nil {
 		return errors.New("insert block: no header")
@@ -33,6 +36,9 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	if parent == nil {
 		return fmt.Errorf("%w %s of block %d", ErrUnknownParent, b.ParentHash(), b.Number())
 	}
+	if err := c.checkParentState(parent.Number, c.CurrentBlock().Number()); err != nil {
+		return fmt.Errorf("block %d %s: %w", b.Number(), hash.TerminalString(), err)
+	}
 	st, err := c.validate(b, parent)
 	if err != nil {
 		err = fmt.Errorf("block %d %s: %w", b.Number(), hash.TerminalString(), err)
@@ -48,7 +54,10 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	c.mu.RUnlock()
 	newHead := td.Gt(oldTD)
 
-	var dropped, added int
+	var (
+		dropped, added int
+		pruned         []common.Hash
+	)
 	err = c.db.Update(func(txn *badger.Txn) error {
 		if err := writeBlock(txn, b); err != nil {
 			return err
@@ -56,7 +65,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if err := writeTD(txn, hash, td); err != nil {
 			return err
 		}
-		if err := writeState(txn, hash, st); err != nil {
+		if err := writeState(txn, hash, b.Number(), st); err != nil {
 			return err
 		}
 		for _, tx := range b.Txs {
@@ -73,6 +82,9 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if dropped, added, err = c.setCanonical(txn, b, oldHead); err != nil {
 			return err
 		}
+		if pruned, err = pruneStates(txn, stateCutoff(b.Number(), c.retention)); err != nil {
+			return err
+		}
 		return writeHeadHash(txn, hash)
 	})
 	if err != nil {
@@ -81,6 +93,9 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	c.headers.add(hash, b.Header)
 	c.cacheBlock(b)
 	c.states.add(hash, st)
+	for _, h := range pruned {
+		c.states.remove(h)
+	}
 	if !newHead {
 		c.log.Debug("imported side block", "number", b.Number(), "hash", hash, "td", td)
 		return nil

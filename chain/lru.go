@@ -48,3 +48,12 @@ func (c *lru[K, V]) add(k K, v V) {
 		delete(c.items, last.Value.(*lruEntry[K, V]).key)
 	}
 }
+
+func (c *lru[K, V]) remove(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.order.Remove(e)
+		delete(c.items, k)
+	}
+}

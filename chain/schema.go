@@ -14,7 +14,10 @@ import (
 //	"h" ‖ blockHash          → header
 //	"b" ‖ blockHash          → body [txs, results]
 //	"t" ‖ blockHash          → total difficulty, 32-byte big-endian
-//	"s" ‖ blockHash          → state snapshot after the block (EncodeState)
+//	"s" ‖ blockHash          → state snapshot after the block (EncodeState), kept
+//	                           for the last stateRetention blocks behind the head
+//	"S" ‖ number ‖ blockHash → empty: index of the stored snapshots by height,
+//	                           canonical or not, which the pruning walks
 //	"n" ‖ number (8-byte BE) → canonical block hash (32 bytes)
 //	"p" ‖ jobID              → job program, raw vm encoding (content-addressed:
 //	                           written for every imported block, canonical or not)
@@ -27,13 +30,15 @@ var (
 	prefixBody   = []byte("b")
 	prefixTD     = []byte("t")
 	prefixState  = []byte("s")
+	prefixStateN = []byte("S")
 	prefixCanon  = []byte("n")
 	prefixProg   = []byte("p")
 	prefixTxLook = []byte("l")
 )
 
-// schemaVersion changes whenever a stored encoding does.
-const schemaVersion = 1
+// schemaVersion changes whenever a stored encoding does. Version 2 added the
+// "S" snapshot index; a version-1 datadir is migrated on open.
+const schemaVersion = 2
 
 func hashKey(prefix []byte, h common.Hash) []byte {
 	return append(append(make([]byte, 0, len(prefix)+common.HashLength), prefix...), h[:]...)
@@ -46,6 +51,20 @@ func stateKey(h common.Hash) []byte   { return hashKey(prefixState, h) }
 func programKey(h common.Hash) []byte { return hashKey(prefixProg, h) }
 func txLookupKey(h common.Hash) []byte {
 	return hashKey(prefixTxLook, h)
+}
+
+// stateIndexKey sorts snapshots by height, so pruning reads a key prefix.
+func stateIndexKey(n uint64, h common.Hash) []byte {
+	k := binary.BigEndian.AppendUint64(append(make([]byte, 0, 1+8+common.HashLength), prefixStateN...), n)
+	return append(k, h[:]...)
+}
+
+// parseStateIndexKey is stateIndexKey's inverse.
+func parseStateIndexKey(k []byte) (uint64, common.Hash, bool) {
+	if len(k) != 1+8+common.HashLength || k[0] != prefixStateN[0] {
+		return 0, common.Hash{}, false
+	}
+	return binary.BigEndian.Uint64(k[1:9]), common.BytesToHash(k[9:]), true
 }
 
 func canonKey(n uint64) []byte {

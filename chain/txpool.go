@@ -32,7 +32,9 @@ const (
 )
 
 // TxPool holds valid transactions waiting for a block. It revalidates
-// against the head state on every head change and whenever Pending is asked.
+// against the head state on every head change and whenever Pending is asked;
+// after a reorg it takes back the transactions of the blocks that left the
+// canonical chain (those still valid on the new head).
 type TxPool struct {
 	chain *Chain
 	log   *slog.Logger
@@ -42,6 +44,8 @@ type TxPool struct {
 	bySender map[common.Address]map[uint64]*poolTx
 	bytes    int
 	seq      uint64
+
+	lastHead *types.Block // the head of the last reset (loop goroutine only)
 
 	unsub func()
 	quit  chan struct{}
@@ -70,6 +74,7 @@ func NewTxPool(c *Chain, log *slog.Logger) *TxPool {
 	}
 	heads := make(chan *types.Block, 16)
 	p.unsub = c.SubscribeHead(heads)
+	p.lastHead = c.CurrentBlock()
 	go p.loop(heads)
 	return p
 }
@@ -251,9 +256,19 @@ func (p *TxPool) Pending() []*types.Tx {
 	return out
 }
 
-// reset drops transactions the head state has made stale: used nonces and
-// jobs whose expiry has come.
+// reset follows the head: after a reorg it re-adds the transactions of the
+// abandoned branch, then drops those the head state has made stale (used
+// nonces, which covers every tx the new branch included, and jobs whose
+// expiry has come).
 func (p *TxPool) reset() {
+	head := p.chain.CurrentBlock()
+	if old := p.lastHead; old != nil && old.Hash() != head.Hash() {
+		if h, ok := p.chain.CanonicalHash(old.Number()); !ok || h != old.Hash() {
+			p.reinject(old, head)
+		}
+	}
+	p.lastHead = head
+
 	st, head := p.chain.State(), p.chain.CurrentBlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -271,6 +286,55 @@ func (p *TxPool) reset() {
 	}
 	if len(drop) > 0 {
 		p.log.Debug("txpool reset", "head", head.Number(), "dropped", len(drop), "left", len(p.all))
+	}
+}
+
+// maxReorgWalk bounds the blocks reinject reads on each branch; a fork
+// deeper than the state retention is refused by the chain anyway.
+const maxReorgWalk = stateRetention + 1
+
+// reinject finds the fork point of oldHead's branch (no longer canonical)
+// and newHead's, and adds back the old branch's transactions, oldest block
+// first. Add checks each against the new head state, so txs the new branch
+// included (their nonce is used), unaffordable ones and expired jobs stay out.
+func (p *TxPool) reinject(oldHead, newHead *types.Block) {
+	var abandoned []*types.Block // newest first
+	o, n := oldHead, newHead
+	for steps := 0; o.Hash() != n.Hash(); steps++ {
+		if steps > 2*maxReorgWalk {
+			p.log.Warn("txpool: fork point of a reorg not found; the old branch's txs are not re-added",
+				"oldHead", oldHead.Number(), "newHead", newHead.Number())
+			return
+		}
+		var next *types.Block
+		if o.Number() >= n.Number() {
+			abandoned = append(abandoned, o)
+			next = p.chain.GetBlockByHash(o.ParentHash())
+			o = next
+		} else {
+			next = p.chain.GetBlockByHash(n.ParentHash())
+			n = next
+		}
+		if next == nil {
+			p.log.Warn("txpool: reorg walk met a missing block; the old branch's txs are not re-added",
+				"oldHead", oldHead.Number(), "newHead", newHead.Number())
+			return
+		}
+	}
+	total, readded := 0, 0
+	for i := len(abandoned) - 1; i >= 0; i-- {
+		for _, tx := range abandoned[i].Txs {
+			total++
+			if err := p.Add(tx); err != nil {
+				p.log.Debug("txpool: tx of an abandoned block not re-added", "hash", tx.Hash(), "err", err)
+				continue
+			}
+			readded++
+		}
+	}
+	if total > 0 {
+		p.log.Info("txpool: re-added txs of abandoned blocks", "oldHead", oldHead.Number(), "newHead", newHead.Number(),
+			"forkPoint", o.Number(), "readded", readded, "abandoned", total)
 	}
 }
 

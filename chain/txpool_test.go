@@ -167,3 +167,50 @@ func TestTxPoolPendingRespectsBalance(t *testing.T) {
 		t.Fatalf("pending %d txs, want only the first", len(got))
 	}
 }
+
+// waitPool polls until cond holds for the pool (head events are async).
+func waitPool(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// After a reorg the txs of the abandoned blocks return to the pool, except
+// those the new branch carries.
+func TestTxPoolReorg(t *testing.T) {
+	h := newHarness(t)
+	p := newPool(t, h)
+	gen := h.c.Genesis()
+	a0, a1 := transfer(t, key1, 0, addr2, qrn(1)), transfer(t, key1, 1, addr2, qrn(1))
+	b0 := transfer(t, key2, 0, addr1, qrn(1))
+	for _, tx := range []*types.Tx{a0, a1, b0} {
+		if err := p.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.mine(miner1, p.Pending()) // A1 carries all three
+	waitPool(t, "A1's txs to leave the pool", func() bool { return p.Len() == 0 })
+
+	// Branch B carries only bob's tx and outweighs A at B2.
+	b1 := h.build(gen, miner2, []*types.Tx{b0})
+	h.insert(b1)
+	b2 := h.build(b1, miner2, nil)
+	h.insert(b2)
+	if h.c.CurrentBlock().Hash() != b2.Hash() {
+		t.Fatal("test premise: B2 should be the head")
+	}
+	waitPool(t, "alice's txs to come back", func() bool { return p.Len() == 2 })
+	if p.Get(a0.Hash()) == nil || p.Get(a1.Hash()) == nil || p.Get(b0.Hash()) != nil {
+		t.Fatal("pool after reorg: want alice's two txs, not bob's")
+	}
+	if got := p.Pending(); len(got) != 2 || got[0].Hash() != a0.Hash() || got[1].Hash() != a1.Hash() {
+		t.Fatalf("pending after reorg: %d txs", len(got))
+	}
+	h.mine(miner2, p.Pending()) // and they are minable on the new branch
+	waitPool(t, "the re-mined txs to leave the pool", func() bool { return p.Len() == 0 })
+}

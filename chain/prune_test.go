@@ -1,0 +1,113 @@
+package chain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/quern-chain/quern/chain"
+	"github.com/quern-chain/quern/chain/types"
+)
+
+// With a retention of 4, only the snapshots of the last 4 blocks behind the
+// head (and the head's) stay; a fork within that window still reorganises,
+// a deeper one is refused with ErrPrunedState, and a reopen goes on.
+func TestStatePruning(t *testing.T) {
+	const retention = 4
+	h := newHarness(t)
+	chain.SetStateRetention(h.c, retention)
+	wantKeys := func(stage string, want int) {
+		t.Helper()
+		snaps, idx := chain.CountKeys(h.c)
+		if snaps != want || idx != want {
+			t.Fatalf("%s: %d snapshots, %d index entries, want %d", stage, snaps, idx, want)
+		}
+	}
+
+	a := []*types.Block{h.c.Genesis()}
+	for i := range 2 {
+		a = append(a, h.mine(miner1, []*types.Tx{transfer(t, key1, uint64(i), addr2, qrn(1))}))
+	}
+	deep := h.build(a[1], miner2, nil) // its parent's state will be pruned
+	side := h.build(a[1], miner2, nil)
+	side = withHeader(side, func(hd *types.Header) { hd.Seal.Nonce = 1 })
+	h.insert(side) // a side block at 2, pruned with height 2
+	for len(a) <= 10 {
+		a = append(a, h.mine(miner1, nil))
+	}
+	// Head 10: heights 6..10 keep their snapshots.
+	wantKeys("head 10", retention+1)
+	if _, err := h.c.StateAtBlock(a[5].Hash()); !errors.Is(err, chain.ErrPrunedState) {
+		t.Fatalf("state of pruned block 5: %v", err)
+	}
+	if _, err := h.c.StateAtBlock(side.Hash()); !errors.Is(err, chain.ErrPrunedState) {
+		t.Fatalf("state of pruned side block: %v", err)
+	}
+	if st, err := h.c.StateAtBlock(a[6].Hash()); err != nil || st.Root() != a[6].Header.StateRoot {
+		t.Fatalf("state of kept block 6: %v", err)
+	}
+
+	// A fork from block 1 is 9 deep: refused, not blamed on the block.
+	err := h.c.InsertBlock(deep)
+	if !errors.Is(err, chain.ErrPrunedState) || chain.IsRuleError(err) {
+		t.Fatalf("deep fork: %v", err)
+	}
+	if h.c.HasBlock(deep.Hash()) {
+		t.Fatal("deep fork stored")
+	}
+
+	// A fork from block 7 (3 deep) takes over at 11.
+	parent := a[7]
+	var c []*types.Block
+	for range 4 {
+		b := h.build(parent, miner2, nil)
+		h.insert(b)
+		c, parent = append(c, b), b
+	}
+	head := c[3]
+	if h.c.CurrentBlock().Hash() != head.Hash() || h.c.State().Root() != head.Header.StateRoot {
+		t.Fatal("reorg within the window did not happen")
+	}
+	// Head 11: heights 7..11 of both branches: A7..A10 and C8..C11.
+	wantKeys("after reorg", 8)
+	if _, err := h.c.StateAtBlock(a[9].Hash()); err != nil {
+		t.Fatalf("state of the old branch within the window: %v", err)
+	}
+
+	h.reopen()
+	chain.SetStateRetention(h.c, retention)
+	if h.c.CurrentBlock().Hash() != head.Hash() || h.c.State().Root() != head.Header.StateRoot {
+		t.Fatal("reopen lost the head")
+	}
+	h.mine(miner2, []*types.Tx{transfer(t, key1, 2, addr2, qrn(1))})
+	// Head 12: heights 8..12: A8..A10, C8..C12.
+	wantKeys("after reopen", 8)
+	if err := h.c.InsertBlock(h.build(c[0], miner1, nil)); err != nil { // fork at 8 from head 12: kept
+		t.Fatalf("fork at the edge of the window: %v", err)
+	}
+}
+
+// A schema-1 datadir has no snapshot index: opening it builds one, and the
+// next head prunes the backlog.
+func TestStateIndexMigration(t *testing.T) {
+	h := newHarness(t)
+	for range 6 {
+		h.mine(miner1, nil)
+	}
+	if err := chain.DowngradeToSchema1(h.c); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, idx := chain.CountKeys(h.c); snaps != 7 || idx != 0 {
+		t.Fatalf("downgraded: %d snapshots, %d indexed", snaps, idx)
+	}
+	h.reopen()
+	if snaps, idx := chain.CountKeys(h.c); snaps != 7 || idx != 7 {
+		t.Fatalf("migrated: %d snapshots, %d indexed", snaps, idx)
+	}
+	chain.SetStateRetention(h.c, 2)
+	h.mine(miner1, nil) // head 7: heights 5..7
+	if snaps, idx := chain.CountKeys(h.c); snaps != 3 || idx != 3 {
+		t.Fatalf("pruned: %d snapshots, %d indexed", snaps, idx)
+	}
+	h.reopen()
+	h.mine(miner1, nil)
+}
