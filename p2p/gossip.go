@@ -145,6 +145,11 @@ func (s *Service) validateBlock(_ context.Context, from peer.ID, msg *pubsub.Mes
 		return pubsub.ValidationAccept
 	case errors.Is(err, chain.ErrKnownBlock), errors.Is(err, chain.ErrFutureBlock):
 		return pubsub.ValidationIgnore
+	case errors.Is(err, chain.ErrPrunedState):
+		// A fork deeper than our state window: not the sender's fault, and
+		// nothing we can check any more; like a finality depth.
+		s.log.Debug("Ignoring gossip block on a deep fork", "number", b.Number(), "hash", b.Hash(), "peer", from, "err", err)
+		return pubsub.ValidationIgnore
 	case errors.Is(err, chain.ErrUnknownParent):
 		// We are behind (or on a fork): ask the sender where it stands.
 		s.askStatus(from)
