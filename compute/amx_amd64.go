@@ -8,8 +8,9 @@ import (
 )
 
 // The amx-int8 backend: plain MatMul on AMX tiles (TDPBSSD, int8·int8 → int32,
-// exact since K ≤ MaxK keeps every sum inside int32). NoisedMatMul and
-// TileDigest, the mining path, run on the avx512-vnni implementation.
+// exact since K ≤ MaxK keeps every sum inside int32) and NoisedMatMul for
+// chunks of at least amxMinChunk (amx_noised_amd64.go); shorter chunks and
+// TileDigest run on the avx512-vnni implementation.
 //
 // Layout (amx_amd64.s): K is padded with zeros to kpad, a multiple of 64.
 //   - A, when K is a multiple of 64, is read in place (rows K bytes apart)
@@ -69,11 +70,7 @@ var _ Backend = (*amxBackend)(nil)
 
 func (*amxBackend) Name() string { return "amx-int8" }
 func (*amxBackend) describe() string {
-	return "CPU has AMX-INT8 and the kernel granted tile data (TDPBSSD MatMul; noised products on AVX-512 VNNI)"
-}
-
-func (x *amxBackend) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
-	return x.vnni.NoisedMatMul(a, b, nz, g, visit)
+	return "CPU has AMX-INT8 and the kernel granted tile data (TDPBSSD MatMul and noised products; short chunks and tile digests on AVX-512 VNNI)"
 }
 
 func (x *amxBackend) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {

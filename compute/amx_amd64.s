@@ -181,3 +181,132 @@ loop:
 
 done:
 	RET
+
+// tileloadd (%rdi,%rdx,1), %tmmN        VEX.128.F2.0F38.W0 4B /r, modrm 00:NNN:100, sib 00:010:111
+#define TILELOADD_DI_0 BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x04; BYTE $0x17
+#define TILELOADD_DI_1 BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x0C; BYTE $0x17
+#define TILELOADD_DI_2 BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x17
+#define TILELOADD_DI_3 BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x1C; BYTE $0x17
+
+// tdpbsud %tmmB, %tmmA, %tmmC (C += A·B, A signed, B unsigned): VEX.128.F3.0F38.W0 5E 11:C:A, vvvv = ~B
+// tdpbsud %tmm6, %tmm4, %tmm0
+#define TDPBSUD_0_4_6 BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5E; BYTE $0xC4
+// tdpbsud %tmm7, %tmm4, %tmm1
+#define TDPBSUD_1_4_7 BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5E; BYTE $0xCC
+// tdpbsud %tmm6, %tmm5, %tmm2
+#define TDPBSUD_2_5_6 BYTE $0xC4; BYTE $0xE2; BYTE $0x4A; BYTE $0x5E; BYTE $0xD5
+// tdpbsud %tmm7, %tmm5, %tmm3
+#define TDPBSUD_3_5_7 BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5E; BYTE $0xDD
+
+// func amxAcc64(cfg, a *byte, lda, aPanel, aStep int, b *byte, ldb, bPanel, bStep int, c *int32, kblocks int, unsigned bool)
+//
+// The AMX step of the noised transcript (amx_noised_amd64.go): one 64×64
+// int32 tile at c (row-major, 256-byte rows) += A·B over kblocks 64-byte K
+// blocks, as four 32×32 blocks of 2×2 tiles, each loaded from c, accumulated
+// and stored back. A: four 16-row tiles aPanel bytes apart, rows lda bytes
+// apart, the next K block aStep bytes on. B: four 16-column tiles bPanel
+// bytes apart, K-quad rows ldb bytes apart, the next K block bStep bytes on.
+// B is signed (TDPBSSD) or, with unsigned, unsigned (TDPBSUD). The tile
+// configuration is loaded here and released before returning.
+TEXT ·amxAcc64(SB), NOSPLIT, $0-89
+	MOVQ kblocks+80(FP), R8
+	TESTQ R8, R8
+	JLE  anone
+	MOVQ cfg+0(FP), AX
+	LDTILECFG_AX
+	MOVQ aStep+32(FP), R12
+	MOVQ bStep+64(FP), R13
+	XORQ R10, R10
+
+asub:
+	// Block (rb, cb) = (R10>>1, R10&1): C at c + rb·8192 + cb·128.
+	MOVQ R10, R11
+	SHRQ $1, R11
+	SHLQ $13, R11
+	MOVQ R10, R9
+	ANDQ $1, R9
+	SHLQ $7, R9
+	ADDQ R11, R9
+	ADDQ c+72(FP), R9
+	MOVQ $256, DX
+	MOVQ R9, DI
+	TILELOADD_DI_0
+	ADDQ $64, DI
+	TILELOADD_DI_1
+	ADDQ $4032, DI
+	TILELOADD_DI_2
+	ADDQ $64, DI
+	TILELOADD_DI_3
+	// A tiles: a + 2·rb·aPanel (+ aPanel); B tiles: b + 2·cb·bPanel (+ bPanel).
+	MOVQ R10, R11
+	SHRQ $1, R11
+	IMULQ aPanel+24(FP), R11
+	SHLQ $1, R11
+	MOVQ a+8(FP), SI
+	ADDQ R11, SI
+	MOVQ aPanel+24(FP), AX
+	ADDQ SI, AX
+	MOVQ R10, R11
+	ANDQ $1, R11
+	IMULQ bPanel+56(FP), R11
+	SHLQ $1, R11
+	MOVQ b+40(FP), BX
+	ADDQ R11, BX
+	MOVQ bPanel+56(FP), DI
+	ADDQ BX, DI
+	MOVQ lda+16(FP), DX
+	MOVQ ldb+48(FP), CX
+	MOVQ kblocks+80(FP), R8
+	CMPB unsigned+88(FP), $0
+	JNE  aukloop
+
+akloop:
+	TILELOADD_SI_4
+	TILELOADD_BX_6
+	TDPBSSD_0_4_6
+	TILELOADD_DI_7
+	TDPBSSD_1_4_7
+	TILELOADD_AX_5
+	TDPBSSD_2_5_6
+	TDPBSSD_3_5_7
+	ADDQ R12, SI
+	ADDQ R12, AX
+	ADDQ R13, BX
+	ADDQ R13, DI
+	DECQ R8
+	JNZ  akloop
+	JMP  astore
+
+aukloop:
+	TILELOADD_SI_4
+	TILELOADD_BX_6
+	TDPBSUD_0_4_6
+	TILELOADD_DI_7
+	TDPBSUD_1_4_7
+	TILELOADD_AX_5
+	TDPBSUD_2_5_6
+	TDPBSUD_3_5_7
+	ADDQ R12, SI
+	ADDQ R12, AX
+	ADDQ R13, BX
+	ADDQ R13, DI
+	DECQ R8
+	JNZ  aukloop
+
+astore:
+	MOVQ $256, DX
+	MOVQ R9, DI
+	TILESTORED_0
+	ADDQ $64, DI
+	TILESTORED_1
+	ADDQ $4032, DI
+	TILESTORED_2
+	ADDQ $64, DI
+	TILESTORED_3
+	INCQ R10
+	CMPQ R10, $4
+	JLT  asub
+
+	TILERELEASE
+anone:
+	RET

@@ -147,3 +147,39 @@ func BenchmarkNoisedOverhead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNoisedOverheadJob is BenchmarkNoisedOverhead at the job products'
+// chunk κ = 16 (the devnet's chunkSize): NoisedOverheadJob/<backend>/<M×N×K>.
+func BenchmarkNoisedOverheadJob(b *testing.B) {
+	for _, be := range Backends() {
+		if be.Name() == "portable" {
+			continue
+		}
+		s := benchShapes[2]
+		x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
+		nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
+		g := Geometry{Tile: 64, Chunk: 16}
+		b.Run(fmt.Sprintf("%s/%s/k16", be.Name(), shapeName(s)), func(b *testing.B) {
+			plain := make([]time.Duration, 0, b.N)
+			noised := make([]time.Duration, 0, b.N)
+			be.MatMul(x, y)
+			be.NoisedMatMul(x, y, nz, g, nil)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				be.MatMul(x, y)
+				t1 := time.Now()
+				be.NoisedMatMul(x, y, nz, g, nil)
+				plain = append(plain, t1.Sub(t0))
+				noised = append(noised, time.Since(t1))
+			}
+			slices.Sort(plain)
+			slices.Sort(noised)
+			mp, mn := plain[len(plain)/2].Seconds(), noised[len(noised)/2].Seconds()
+			macs := float64(s[0]) * float64(s[1]) * float64(s[2])
+			b.ReportMetric(macs/mp/1e9, "matmul-GMAC/s")
+			b.ReportMetric(macs/mn/1e9, "noised-GMAC/s")
+			b.ReportMetric(100*(mn/mp-1), "overhead-%")
+		})
+	}
+}

@@ -334,9 +334,19 @@ func (s *simd) quadsUsable(nz *Noise, g Geometry, k int) bool {
 		nz.Rank >= 0 && nz.Rank <= quadMaxRank && min(g.Chunk, k) <= quadMaxChunk
 }
 
-// noisedQuads is NoisedMatMul on the int8 layout; callers check quadsUsable
-// and the shapes first.
-func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+// quadPlan is the prepared int8 transcript of one product: the packed
+// operands, their per-chunk correction streams (cs pair steps per chunk, the
+// last one the −128·Δrowsum step) and the final denoising (final steps).
+type quadPlan struct {
+	l         kLayout
+	rows      []*quadRows
+	cols      []*quadCols
+	cs, final int
+}
+
+// planQuads prepares the int8 transcript; callers check quadsUsable and the
+// shapes first.
+func (s *simd) planQuads(a, b I8, nz *Noise, g Geometry) *quadPlan {
 	m, k, n := a.Rows, a.Cols, b.Cols
 	r := nz.Rank
 	ti, tj := g.Tiles(m, n)
@@ -403,15 +413,26 @@ func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I
 		}
 		return true
 	})
+	return &quadPlan{l: l, rows: rows, cols: cols, cs: cs, final: final}
+}
 
+// denoise turns tile (I, J)'s P'(K) in acc (h rows) into the exact A·B.
+func (s *simd) denoise(p *quadPlan, I, J, h int, acc []int32) {
+	gs := (h + groupRows - 1) / groupRows
+	s.pairs(&p.rows[I].corr[0], &p.cols[J].corr[0], &acc[0], nil, nil, p.final*16, gs, 1, p.final)
+}
+
+// noisedQuads is NoisedMatMul on the int8 layout; callers check quadsUsable
+// and the shapes first.
+func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	m, n := a.Rows, b.Cols
+	ti, tj := g.Tiles(m, n)
+	p := s.planQuads(a, b, nz, g)
 	return s.runNoisedTiles(m, n, g, ti, tj, accLen, visit,
 		func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
-			return quadTile(l, rows[I], cols[J], cs, h, w, acc, stop)
+			return quadTile(p.l, p.rows[I], p.cols[J], p.cs, h, w, acc, stop)
 		},
-		func(I, J, h int, acc []int32) {
-			gs := (h + groupRows - 1) / groupRows
-			s.pairs(&rows[I].corr[0], &cols[J].corr[0], &acc[0], nil, nil, final*16, gs, 1, final)
-		}, r > 0)
+		func(I, J, h int, acc []int32) { s.denoise(p, I, J, h, acc) }, nz.Rank > 0)
 }
 
 // corrAPacked is corrA in r steps: (CX'_q, EL_q) per row, all of CX' in int16.
