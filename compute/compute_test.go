@@ -563,3 +563,19 @@ func TestDotFieldMatchesMulMod(t *testing.T) {
 		}
 	}
 }
+
+func TestXoshiroFillMatchesNext(t *testing.T) {
+	key := [32]byte{9, 8, 7}
+	a, b := NewXoshiro(key), NewXoshiro(key)
+	buf := make([]uint64, 1000)
+	a.Fill(buf[:3])
+	a.Fill(buf[3:])
+	for i, v := range buf {
+		if w := b.Next(); v != w {
+			t.Fatalf("draw %d: Fill %x, Next %x", i, v, w)
+		}
+	}
+	if a.Next() != b.Next() {
+		t.Fatal("state diverged after Fill")
+	}
+}

@@ -39,6 +39,24 @@ func (x *Xoshiro) Next() uint64 {
 	return result
 }
 
+// Fill writes the next len(dst) outputs, the same as calling Next for each,
+// with the state held in registers: bulk draws (synthetic puzzles) are
+// several times faster than one call per word.
+func (x *Xoshiro) Fill(dst []uint64) {
+	s0, s1, s2, s3 := x.s[0], x.s[1], x.s[2], x.s[3]
+	for i := range dst {
+		dst[i] = bits.RotateLeft64(s1*5, 7) * 9
+		t := s1 << 17
+		s2 ^= s0
+		s3 ^= s1
+		s1 ^= s2
+		s0 ^= s3
+		s2 ^= t
+		s3 = bits.RotateLeft64(s3, 45)
+	}
+	x.s = [4]uint64{s0, s1, s2, s3}
+}
+
 // RandomI8 draws a rows×cols matrix with entries uniform-ish in [-127, 127]
 // (next() mod 255, minus 127), row-major: the synthetic puzzle's operands.
 func RandomI8(key [32]byte, rows, cols int) I8 {

@@ -49,11 +49,16 @@ func syntheticLine(root common.Hash, tag uint64, index int, dst []int8) {
 		binary.LittleEndian.PutUint64(key[8*w:], splitmix64(v))
 	}
 	x := compute.NewXoshiro(key)
-	for k := 0; k < len(dst); k += 2 {
-		v := x.Next()
-		dst[k] = int8(int((uint64(uint32(v))*255)>>32) - 127)
-		if k+1 < len(dst) {
-			dst[k+1] = int8(int(((v>>32)*255)>>32) - 127)
+	var draws [256]uint64
+	for k0 := 0; k0 < len(dst); k0 += 2 * len(draws) {
+		out := dst[k0:min(k0+2*len(draws), len(dst))]
+		d := draws[:(len(out)+1)/2]
+		x.Fill(d)
+		for i, v := range d {
+			out[2*i] = int8(int((uint64(uint32(v))*255)>>32) - 127)
+			if 2*i+1 < len(out) {
+				out[2*i+1] = int8(int(((v>>32)*255)>>32) - 127)
+			}
 		}
 	}
 }
@@ -73,23 +78,43 @@ func syntheticTileOperands(seed common.Hash, dim, tile int, ti, tj uint32) (a, b
 func syntheticLines(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8) {
 	root := syntheticRoot(seed)
 	a, b = compute.NewI8(dim, dim), compute.NewI8(dim, dim)
-	lines := (r1 - r0) + (c1 - c0)
-	workers := min(runtime.GOMAXPROCS(0), max(1, lines/64))
+	// Work items: single rows of A, and groups of up to colGroup columns of
+	// B, generated into a contiguous buffer and written back as a blocked
+	// transpose (a strided write per value would miss cache every time).
+	const colGroup = 64
+	rows := r1 - r0
+	groups := (c1 - c0 + colGroup - 1) / colGroup
+	items := rows + groups
+	workers := min(runtime.GOMAXPROCS(0), max(1, (rows+c1-c0)/64))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			col := make([]int8, dim)
-			for l := w; l < lines; l += workers {
-				if i := r0 + l; i < r1 {
+			var buf []int8
+			for it := w; it < items; it += workers {
+				if it < rows {
+					i := r0 + it
 					syntheticLine(root, tagRowsA, i, a.Data[i*dim:(i+1)*dim])
 					continue
 				}
-				j := c0 + l - (r1 - r0)
-				syntheticLine(root, tagColsB, j, col)
-				for k, v := range col {
-					b.Data[k*dim+j] = v
+				j0 := c0 + (it-rows)*colGroup
+				n := min(colGroup, c1-j0)
+				if buf == nil {
+					buf = make([]int8, colGroup*dim)
+				}
+				for c := 0; c < n; c++ {
+					syntheticLine(root, tagColsB, j0+c, buf[c*dim:(c+1)*dim])
+				}
+				for k0 := 0; k0 < dim; k0 += colGroup { // 64×64 blocks stay in L1
+					kn := min(colGroup, dim-k0)
+					for c := 0; c < n; c++ {
+						col := buf[c*dim+k0 : c*dim+k0+kn]
+						out := b.Data[k0*dim+j0+c:]
+						for kk, v := range col {
+							out[kk*dim] = v
+						}
+					}
 				}
 			}
 		}(w)

@@ -65,3 +65,10 @@ func TestSyntheticValuesUniform(t *testing.T) {
 		t.Fatalf("%d coincidences between puzzles, want ≈ 2/255 of %d", same, 2*len(a.Data))
 	}
 }
+
+func BenchmarkSyntheticOperands(b *testing.B) {
+	seed := types.Keccak([]byte("quern/bench/synthetic"))
+	for i := 0; i < b.N; i++ {
+		SyntheticOperands(seed, 1024)
+	}
+}
