@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"context"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
-	"github.com/quern-chain/quern/consensus"
 	"github.com/quern-chain/quern/vm"
 )
 
@@ -128,30 +126,7 @@ func TestJobComputedByMiner(t *testing.T) {
 // mineOne seals one block on tn's head by hand (tn runs no miner), carrying txs.
 func mineOne(t *testing.T, tn *testNode, txs ...*types.Tx) *types.Block {
 	t.Helper()
-	c := tn.Chain()
-	parent := c.CurrentBlock()
-	d := c.NextDifficulty(parent.Header)
-	pow := consensus.NewMiner(c.Params(), compute.Portable())
-	var seal *types.Seal
-	for nonce := uint64(0); seal == nil; nonce++ {
-		s, err := pow.MineSynthetic(context.Background(), parent.Header, d, testCoinbase, nonce)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seal = s
-	}
-	b, err := c.BuildBlock(parent, testCoinbase, max(uint64(time.Now().UnixMilli()), parent.Header.Time+1, c.MinTime(parent.Header)), txs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b.Txs) != len(txs) {
-		t.Fatalf("block dropped %d of %d txs", len(txs)-len(b.Txs), len(txs))
-	}
-	b.Header.Seal = *seal
-	if err := c.InsertBlock(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return sealOn(t, tn.Chain(), txs...)
 }
 
 func TestJobPendingAndExpired(t *testing.T) {
