@@ -58,9 +58,13 @@ var amxAvail = sync.OnceValues(func() (bool, string) {
 	return true, ""
 })
 
+// amxSlab is the B slab one MatMul task sweeps (its column blocks × K):
+// it stays in L2 while the task's A rows stream past, so A is read from
+// memory once per slab. Larger slabs mean fewer passes over A.
+var amxSlab = 1 << 20
+
 const (
 	amxBlock    = 32   // rows and columns of one kernel block (2×2 tiles)
-	amxColBlks  = 8    // column blocks per task: a 256-column B slab stays in L2
 	amxCallWork = 2048 // at most this many kblocks·nblocks per kernel call (~60 µs)
 )
 
@@ -167,13 +171,14 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 
 	cfg := &amxTileCfg[0]
 	perCall := max(1, amxCallWork/kblocks)
-	ncc := (nb + amxColBlks - 1) / amxColBlks
+	colBlks := max(1, min(nb, amxSlab/(2*panel)))
+	ncc := (nb + colBlks - 1) / colBlks
 	scratches := make([][]int32, workers(mb*ncc))
 	parallelFor(mb*ncc, func(wk, t int) bool {
 		cc, rb := t/mb, t%mb
 		i0 := rb * amxBlock
 		h := min(amxBlock, m-i0)
-		jb0, jb1 := cc*amxColBlks, min(nb, (cc+1)*amxColBlks)
+		jb0, jb1 := cc*colBlks, min(nb, (cc+1)*colBlks)
 		var ap *byte
 		var lda, aPanel, aStep int
 		if rb < rbPack {

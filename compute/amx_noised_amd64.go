@@ -40,8 +40,18 @@ func (x *amxBackend) amxNoisedUsable(nz *Noise, g Geometry, k int) bool {
 }
 
 func (x *amxBackend) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	return x.noised(a, b, nz, g, visit, true)
+}
+
+func (x *amxBackend) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
+	_, ok := x.noised(a, b, nz, g, visit, false)
+	return ok
+}
+
+// noised is NoisedMatMul, or with wantC false NoisedTranscript (no C).
+func (x *amxBackend) noised(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
 	if g.Tile != panelCols || a.Cols == 0 || nz == nil {
-		return x.vnni.NoisedMatMul(a, b, nz, g, visit)
+		return x.vnni.noised(a, b, nz, g, visit, wantC)
 	}
 	mustProductShape(a, b)
 	g.mustValid()
@@ -49,10 +59,11 @@ func (x *amxBackend) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisi
 	nz.mustFit(m, k, n)
 	ti, tj := g.Tiles(m, n)
 	if ti == 0 || tj == 0 || !x.amxNoisedUsable(nz, g, k) {
-		return x.vnni.NoisedMatMul(a, b, nz, g, visit)
+		return x.vnni.noised(a, b, nz, g, visit, wantC)
 	}
 	s := x.vnni
-	p := s.planQuads(a, b, nz, g)
+	p := s.planQuads(a, b, nz, g, wantC)
+	defer p.release()
 	lk := newKLayout(k, g.Chunk, 64)
 	panel := lk.steps * 1024
 	tileBytes := 4 * panel // 64 rows or columns
@@ -135,7 +146,7 @@ func (x *amxBackend) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisi
 			}
 			return transcriptDigest(z), true
 		},
-		func(I, J, h int, acc []int32) { s.denoise(p, I, J, h, acc) }, nz.Rank > 0)
+		func(I, J, h int, acc []int32) { s.denoise(p, I, J, h, acc) }, nz.Rank > 0, wantC)
 }
 
 // amxPackARows packs rows [i0, i0+h) of A into four 16-row panels (dst is

@@ -71,6 +71,15 @@ func TestAMXNoised(t *testing.T) {
 				if !maps.Equal(got, want) {
 					t.Fatalf("digests differ from portable")
 				}
+				clear(got)
+				if !x.NoisedTranscript(a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
+					mu.Lock()
+					got[[2]int{ti, tj}] = d
+					mu.Unlock()
+					return true
+				}) || !maps.Equal(got, want) {
+					t.Fatalf("NoisedTranscript digests differ from portable")
+				}
 			})
 		}
 	}

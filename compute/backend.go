@@ -29,7 +29,12 @@ func (*portable) Name() string { return "portable" }
 func (*portable) MatMul(a, b I8) I32 { return matMul(a, b) }
 
 func (*portable) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
-	return noisedMatMul(a, b, nz, g, visit)
+	return noisedMatMul(a, b, nz, g, visit, true)
+}
+
+func (*portable) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
+	_, ok := noisedMatMul(a, b, nz, g, visit, false)
+	return ok
 }
 
 func (*portable) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
@@ -42,7 +47,26 @@ func MatMul(a, b I8) I32 { return matMul(a, b) }
 
 // NoisedMatMul is Portable().NoisedMatMul.
 func NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
-	return noisedMatMul(a, b, nz, g, visit)
+	return noisedMatMul(a, b, nz, g, visit, true)
+}
+
+// Transcriber is a Backend that can run a noised product's transcript alone:
+// every tile's digest, as NoisedMatMul visits them, without denoising and
+// without building C. A synthetic puzzle's product is thrown away, so its
+// miner skips that O(n²r) work and the n² int32 output.
+type Transcriber interface {
+	NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (complete bool)
+}
+
+// NoisedTranscript visits every tile digest of be's noised product (see
+// Backend.NoisedMatMul) and reports whether it ran to the end; it uses be's
+// Transcriber when it has one.
+func NoisedTranscript(be Backend, a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
+	if t, ok := be.(Transcriber); ok {
+		return t.NoisedTranscript(a, b, nz, g, visit)
+	}
+	_, ok := be.NoisedMatMul(a, b, nz, g, visit)
+	return ok
 }
 
 // TileDigest is Portable().TileDigest.

@@ -56,7 +56,9 @@ func benchBackends() []Backend {
 // MatMul (<backend>/plain) and NoisedMatMul with the transcript in the
 // synthetic puzzles' geometry (<backend>/noised) and the job products'
 // (<backend>/noised-job), each reporting overhead-% = noised/plain − 1 in
-// percent, the mining overhead, then gonum's Dgemm on float64 copies.
+// percent, the mining overhead; the synthetic transcript alone, without
+// denoising or C (<backend>/transcript: what a synthetic-puzzle miner runs);
+// then gonum's Dgemm on float64 copies.
 func BenchmarkCompare(b *testing.B) {
 	for _, sh := range compareShapes {
 		b.Run(sh.String(), func(b *testing.B) {
@@ -86,6 +88,17 @@ func BenchmarkCompare(b *testing.B) {
 						}
 					})
 				}
+				// What a synthetic-puzzle miner runs: the transcript alone.
+				b.Run(be.Name()+"/transcript", func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						NoisedTranscript(be, x, y, nz, devnetSynthetic, func(int, int, [32]byte) bool { return true })
+					}
+					reportGMACs(b, sh.macs())
+					if plain > 0 {
+						t := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+						b.ReportMetric(100*(t/plain-1), "overhead-%")
+					}
+				})
 			}
 			b.Run("gonum-dgemm-f64", func(b *testing.B) {
 				fa, fb := toGeneral(x), toGeneral(y)

@@ -3,6 +3,7 @@ package compute
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -350,6 +351,16 @@ func testNoisedMatMul(t *testing.T, be Backend) {
 				if got := be.TileDigest(a, b, nz, tc.g, ij[0], ij[1]); got != want {
 					t.Fatalf("%s: TileDigest%v = %x, want %x", name, ij, got, want)
 				}
+			}
+			// The transcript alone visits the same digests.
+			only := map[[2]int][32]byte{}
+			if !NoisedTranscript(be, a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				only[[2]int{ti, tj}] = d
+				return true
+			}) || !maps.Equal(only, ref) {
+				t.Fatalf("%s: NoisedTranscript digests differ from the reference", name)
 			}
 		}
 	}

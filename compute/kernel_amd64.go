@@ -19,6 +19,9 @@ func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups,
 func packQuadsB(dst, r0, r1, r2, r3 *byte, n int)
 
 //go:noescape
+func packQuadsBRun(dst, src *byte, ldb, steps int)
+
+//go:noescape
 func packPairsB8(dst, r0, r1 *byte, n int)
 
 //go:noescape

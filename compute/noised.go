@@ -92,7 +92,9 @@ func transcript(ap *aPanel, bp *bPanel, g Geometry, span int, acc []int32, stop 
 	return digest, true
 }
 
-func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+// noisedMatMul is the portable NoisedMatMul; without wantC it only visits the
+// digests (NoisedTranscript) and returns an empty C.
+func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
 	mustProductShape(a, b)
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
@@ -118,7 +120,10 @@ func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool)
 		return true
 	})
 
-	c := NewI32(m, n)
+	var c I32
+	if wantC {
+		c = NewI32(m, n)
+	}
 	span := spanFor(128 + r)
 	var stop atomic.Bool
 	accs := make([][]int32, workers(ti*tj))
@@ -141,6 +146,9 @@ func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool)
 		if visit != nil && !visit(I, J, digest) {
 			stop.Store(true)
 			return false
+		}
+		if !wantC {
+			return true
 		}
 		// C = (A+E)(B+F) − (A·FL)·FR − EL·(ER·(B+F)).
 		i0, j0 := I*g.Tile, J*g.Tile

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/crypto/keccak"
@@ -108,14 +109,14 @@ func at[T any](s []T, i int) *byte {
 // quadRows is one tile row's A side: packed int8 A, the per-chunk ΔCX' and
 // Δrowsum (raw: blocks × chunks × 9 × 16 lanes), and then its correction stream.
 type quadRows struct {
-	pan  []byte
+	pan  []byte // from planBufs: quadPlan.release returns it
 	raw  []int32
 	ca   []uint32 // 16 groups × chunks × csteps × 4 rows
 	corr []byte   // final denoising steps (corrA)
 }
 
 type quadCols struct {
-	pan  []byte
+	pan  []byte   // from planBufs, like quadRows.pan
 	raw  []int32  // chunks × 8 × 64: ΔCYB
 	cb   []uint32 // chunks × csteps × 64
 	corr []byte
@@ -127,7 +128,7 @@ func fitsInt16(v int32) bool { return v == int32(int16(v)) }
 // their CX'_T into afl and reports whether every ΔCX' fits int16.
 func (qn *quadNoise) buildRows(a I8, nz *Noise, i0, h int, afl []int32) (*quadRows, bool) {
 	l, r, T := qn.l, qn.r, qn.l.chunks
-	qr := &quadRows{pan: make([]byte, blockGrps*l.stride*16)}
+	qr := &quadRows{pan: getPlanBuf(blockGrps * l.stride * 16)}
 	packAGroups8(l, qr.pan, h, func(i int) []int8 { return a.Row(i0 + i) })
 	blocks := (h + rowBlock - 1) / rowBlock
 	qr.raw = make([]int32, blocks*T*rowOuts*rowBlock)
@@ -175,7 +176,7 @@ func (qn *quadNoise) buildRows(a I8, nz *Noise, i0, h int, afl []int32) (*quadRo
 // columns of CYB_T in erb and reports whether every ΔCYB fits int16.
 func (qn *quadNoise) buildCols(b I8, j0, w int, erb []int32) (*quadCols, bool) {
 	l, r, T, n := qn.l, qn.r, qn.l.chunks, b.Cols
-	qc := &quadCols{pan: make([]byte, l.steps*256)}
+	qc := &quadCols{pan: getPlanBuf(l.steps * 256)}
 	packBPanel8(l, qc.pan, b, j0, w)
 	if r == 0 {
 		return qc, true
@@ -344,9 +345,38 @@ type quadPlan struct {
 	cs, final int
 }
 
-// planQuads prepares the int8 transcript; callers check quadsUsable and the
-// shapes first.
-func (s *simd) planQuads(a, b I8, nz *Noise, g Geometry) *quadPlan {
+// planBufs recycles the plans' packed panels (a few MiB per product, and
+// allocating them fresh costs as much as the transcript's corrections).
+var planBufs sync.Pool
+
+// getPlanBuf returns a zeroed n-byte buffer from planBufs.
+func getPlanBuf(n int) []byte {
+	if p, ok := planBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		b := (*p)[:n]
+		clear(b)
+		return b
+	}
+	return make([]byte, n)
+}
+
+// release hands the plan's panels back to planBufs; p is unusable after.
+func (p *quadPlan) release() {
+	for _, qr := range p.rows {
+		if qr != nil {
+			planBufs.Put(&qr.pan)
+		}
+	}
+	for _, qc := range p.cols {
+		if qc != nil {
+			planBufs.Put(&qc.pan)
+		}
+	}
+	p.rows, p.cols = nil, nil
+}
+
+// planQuads prepares the int8 transcript, and with wantC the final
+// denoising; callers check quadsUsable and the shapes first.
+func (s *simd) planQuads(a, b I8, nz *Noise, g Geometry, wantC bool) *quadPlan {
 	m, k, n := a.Rows, a.Cols, b.Cols
 	r := nz.Rank
 	ti, tj := g.Tiles(m, n)
@@ -396,6 +426,9 @@ func (s *simd) planQuads(a, b I8, nz *Noise, g Geometry) *quadPlan {
 		if t < ti {
 			h, _ := g.TileShape(m, n, t, 0)
 			qn.streamRows(rows[t], nz, t*g.Tile, h, packed)
+			if !wantC {
+				return true
+			}
 			if final == r {
 				rows[t].corr = corrAPacked(nz, afl, t*g.Tile, h)
 			} else {
@@ -405,6 +438,9 @@ func (s *simd) planQuads(a, b I8, nz *Noise, g Geometry) *quadPlan {
 			J := t - ti
 			_, w := g.TileShape(m, n, 0, J)
 			qn.streamCols(cols[J], nz, n, J*g.Tile, w, packed)
+			if !wantC {
+				return true
+			}
 			if final == r {
 				cols[J].corr = corrBPacked(nz, erb, n, J*g.Tile, w)
 			} else {
@@ -424,15 +460,16 @@ func (s *simd) denoise(p *quadPlan, I, J, h int, acc []int32) {
 
 // noisedQuads is NoisedMatMul on the int8 layout; callers check quadsUsable
 // and the shapes first.
-func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+func (s *simd) noisedQuads(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
 	m, n := a.Rows, b.Cols
 	ti, tj := g.Tiles(m, n)
-	p := s.planQuads(a, b, nz, g)
+	p := s.planQuads(a, b, nz, g, wantC)
+	defer p.release()
 	return s.runNoisedTiles(m, n, g, ti, tj, accLen, visit,
 		func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
 			return quadTile(p.l, p.rows[I], p.cols[J], p.cs, h, w, acc, stop)
 		},
-		func(I, J, h int, acc []int32) { s.denoise(p, I, J, h, acc) }, nz.Rank > 0)
+		func(I, J, h int, acc []int32) { s.denoise(p, I, J, h, acc) }, nz.Rank > 0, wantC)
 }
 
 // corrAPacked is corrA in r steps: (CX'_q, EL_q) per row, all of CX' in int16.

@@ -51,6 +51,65 @@ loop:
 done:
 	RET
 
+// func packQuadsBRun(dst, src *byte, ldb, steps int)
+// packQuadsB over steps consecutive K-quads of a 64-column panel: step s
+// reads rows src + (4s+i)·ldb, i < 4, 64 bytes each, and writes 256 bytes
+// at dst + 256·s (dword j = B+128 of column j's quad). One call per chunk
+// instead of one per step.
+TEXT ·packQuadsBRun(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), AX
+	MOVQ ldb+16(FP), R9
+	MOVQ steps+24(FP), CX
+	TESTQ CX, CX
+	JLE  rdone
+	MOVL $0x80808080, R8
+	VMOVD R8, X8
+	VPSHUFD $0, X8, X8
+	LEAQ (AX)(R9*1), BX
+	LEAQ (BX)(R9*1), DX
+	LEAQ (DX)(R9*1), SI
+	MOVQ R9, R10
+	SHLQ $2, R10 // 4 rows per step
+
+rstep:
+	XORQ R11, R11
+
+rcols:
+	VMOVDQU (AX)(R11*1), X0
+	VMOVDQU (BX)(R11*1), X1
+	VMOVDQU (DX)(R11*1), X2
+	VMOVDQU (SI)(R11*1), X3
+	VPUNPCKLBW X1, X0, X4
+	VPUNPCKHBW X1, X0, X5
+	VPUNPCKLBW X3, X2, X6
+	VPUNPCKHBW X3, X2, X7
+	VPUNPCKLWD X6, X4, X0
+	VPUNPCKHWD X6, X4, X1
+	VPUNPCKLWD X7, X5, X2
+	VPUNPCKHWD X7, X5, X3
+	VPXOR X8, X0, X0
+	VPXOR X8, X1, X1
+	VPXOR X8, X2, X2
+	VPXOR X8, X3, X3
+	VMOVDQU X0, (DI)
+	VMOVDQU X1, 16(DI)
+	VMOVDQU X2, 32(DI)
+	VMOVDQU X3, 48(DI)
+	ADDQ $64, DI
+	ADDQ $16, R11
+	CMPQ R11, $64
+	JLT  rcols
+	ADDQ R10, AX
+	ADDQ R10, BX
+	ADDQ R10, DX
+	ADDQ R10, SI
+	DECQ CX
+	JNZ  rstep
+
+rdone:
+	RET
+
 // func packPairsB8(dst, r0, r1 *byte, n int)
 // dst dword j = (int16(r0[j]), int16(r1[j])), r0 and r1 int8.
 TEXT ·packPairsB8(SB), NOSPLIT, $0-32

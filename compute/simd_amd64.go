@@ -89,11 +89,23 @@ func packAGroups8(l kLayout, dst []byte, h int, rowOf func(i int) []int8) {
 	ld := l.stride * l.per
 	buf := make([]int8, groupRows*ld)
 	for g := 0; g*groupRows < h; g++ {
+		out := dst[g*l.stride*16 : (g+1)*l.stride*16]
+		if l.per == 4 && l.k == ld && h-g*groupRows >= groupRows {
+			// No padding: pack the rows where they lie when they are
+			// evenly spaced (rows of one matrix), skipping the copy.
+			var p [groupRows]uintptr
+			for r := range p {
+				p[r] = uintptr(unsafe.Pointer(unsafe.SliceData(rowOf(g*groupRows + r))))
+			}
+			if d := p[1] - p[0]; p[2]-p[1] == d && p[3]-p[2] == d {
+				packA(ptr(out), i8ptr(rowOf(g*groupRows)), int(d), l.stride/4)
+				continue
+			}
+		}
 		clear(buf)
 		for r := 0; r < groupRows && g*groupRows+r < h; r++ {
 			spread(l, buf[r*ld:(r+1)*ld], rowOf(g*groupRows+r))
 		}
-		out := dst[g*l.stride*16 : (g+1)*l.stride*16]
 		if l.per == 4 {
 			packA(ptr(out), ptr(buf), ld, l.stride/4)
 		} else {
@@ -122,7 +134,24 @@ func packBPanel8(l kLayout, dst []byte, b I8, j0, w int) {
 	var zero [panelCols]int8
 	pad := make([][panelCols]int8, l.per)
 	var rp [4]*byte
+	// Quads wholly inside a chunk of a full-width panel: one call per chunk.
+	// The steps left over (a chunk's or K's ragged end) take the general loop.
+	var fast []bool
+	if l.per == 4 && w == panelCols {
+		fast = make([]bool, l.steps)
+		for c := 0; c < l.chunks; c++ {
+			k0 := c * l.chunk
+			full := min(l.chunk, l.k-k0) / 4
+			packQuadsBRun(ptr(dst[c*l.chunkSteps*256:]), i8ptr(b.Data[k0*n+j0:]), n, full)
+			for s := range full {
+				fast[c*l.chunkSteps+s] = true
+			}
+		}
+	}
 	for s := 0; s < l.steps; s++ {
+		if fast != nil && fast[s] {
+			continue
+		}
 		for t := 0; t < l.per; t++ {
 			// Which k sits in slot s·per+t: the chunk's own or padding.
 			slot := s*l.per + t
@@ -336,8 +365,18 @@ func corrB(nz *Noise, erb []int32, n, j0, w int) []byte {
 }
 
 func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	return s.noised(a, b, nz, g, visit, true)
+}
+
+func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
+	_, ok := s.noised(a, b, nz, g, visit, false)
+	return ok
+}
+
+// noised is NoisedMatMul, or with wantC false NoisedTranscript (no C).
+func (s *simd) noised(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
 	if g.Tile != panelCols {
-		return noisedMatMul(a, b, nz, g, visit)
+		return noisedMatMul(a, b, nz, g, visit, wantC)
 	}
 	mustProductShape(a, b)
 	g.mustValid()
@@ -346,14 +385,17 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 	r := nz.Rank
 	ti, tj := g.Tiles(m, n)
 	if ti == 0 || tj == 0 {
+		if !wantC {
+			return I32{}, true
+		}
 		return NewI32(m, n), true
 	}
 	if k == 0 {
 		// No chunks, no transcript words: every digest is Keccak of nothing.
-		return noisedMatMul(a, b, nz, g, visit)
+		return noisedMatMul(a, b, nz, g, visit, wantC)
 	}
 	if s.quadsUsable(nz, g, k) {
-		return s.noisedQuads(a, b, nz, g, visit)
+		return s.noisedQuads(a, b, nz, g, visit, wantC)
 	}
 	nw := newNoiseWords(nz, m, k, n)
 	l := newKLayout(k, g.Chunk, 2)
@@ -372,14 +414,18 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 			gs := (h + groupRows - 1) / groupRows
 			aPans[t] = make([]byte, gs*l.stride*16)
 			packAGroups16(l, aPans[t], h, rows)
-			aCorr[t] = corrA(nz, afl, t*g.Tile, h)
+			if wantC {
+				aCorr[t] = corrA(nz, afl, t*g.Tile, h)
+			}
 		} else {
 			J := t - ti
 			_, w := g.TileShape(m, n, 0, J)
 			br := newBRows(b, nw, J*g.Tile, w, erb)
 			bPans[J] = make([]byte, l.steps*256)
 			packBPanel16(l, bPans[J], br.next)
-			bCorr[J] = corrB(nz, erb, n, J*g.Tile, w)
+			if wantC {
+				bCorr[J] = corrB(nz, erb, n, J*g.Tile, w)
+			}
 		}
 		return true
 	})
@@ -391,17 +437,21 @@ func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (
 		func(I, J, h int, acc []int32) {
 			gs := (h + groupRows - 1) / groupRows
 			s.pairs(&aCorr[I][0], &bCorr[J][0], &acc[0], nil, nil, 2*r*16, gs, 1, 2*r)
-		}, r > 0)
+		}, r > 0, wantC)
 }
 
 // runNoisedTiles is the parallel tile driver of both amd64 noised paths:
 // per tile, run computes the transcript into acc (its final P'(K)), visit
 // sees the digest, denoise turns acc into the exact A·B (when there is
-// noise), and the tile is copied into C. A false visit stops every worker.
+// noise), and the tile is copied into C; without wantC there is no C and
+// the tile ends at visit. A false visit stops every worker.
 func (s *simd) runNoisedTiles(m, n int, g Geometry, ti, tj, accLen int, visit TileVisitor,
 	run func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool),
-	denoise func(I, J, h int, acc []int32), noisy bool) (I32, bool) {
-	c := NewI32(m, n)
+	denoise func(I, J, h int, acc []int32), noisy, wantC bool) (I32, bool) {
+	var c I32
+	if wantC {
+		c = NewI32(m, n)
+	}
 	var stop atomic.Bool
 	accs := make([][]int32, workers(ti*tj))
 	done := parallelFor(ti*tj, func(wk, t int) bool {
@@ -421,6 +471,9 @@ func (s *simd) runNoisedTiles(m, n int, g Geometry, ti, tj, accLen int, visit Ti
 		if visit != nil && !visit(I, J, digest) {
 			stop.Store(true)
 			return false
+		}
+		if !wantC {
+			return true
 		}
 		if noisy {
 			denoise(I, J, h, acc)

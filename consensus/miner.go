@@ -21,9 +21,9 @@ type Miner struct {
 func NewMiner(p *types.Params, be compute.Backend) *Miner { return &Miner{p: p, be: be} }
 
 // search runs one noised product and returns its first winning tile's seal.
-// With stopAtWin the product is abandoned at the first win (a synthetic
-// puzzle has no other use); otherwise it runs to the end so the exact
-// product comes back. ctx cancellation stops it between tiles.
+// With stopAtWin the product is abandoned at the first win and never
+// denoised (a synthetic puzzle has no other use: the returned C is empty);
+// otherwise it runs to the end so the exact product comes back. ctx cancellation stops it between tiles.
 func (m *Miner) search(ctx context.Context, parent *types.Header, d uint64, coinbase common.Address, nonce uint64, work types.Work, a, b compute.I8, stopAtWin bool) (compute.I32, *types.Seal, error) {
 	seed := Seed(parent.Hash(), coinbase, nonce)
 	ref := work.Ref()
@@ -49,7 +49,16 @@ func (m *Miner) search(ctx context.Context, parent *types.Header, d uint64, coin
 		}
 		return !stopAtWin
 	}
-	c, complete := m.be.NoisedMatMul(a, b, nz, Geometry(m.p, work), visit)
+	var (
+		c        compute.I32
+		complete bool
+	)
+	if stopAtWin {
+		// Nobody wants the product: the transcript alone, no denoising, no C.
+		complete = compute.NoisedTranscript(m.be, a, b, nz, Geometry(m.p, work), visit)
+	} else {
+		c, complete = m.be.NoisedMatMul(a, b, nz, Geometry(m.p, work), visit)
+	}
 	if err := ctx.Err(); err != nil {
 		return compute.I32{}, nil, err
 	}
