@@ -53,15 +53,39 @@ type quadNoise struct {
 }
 
 func newQuadNoise(nz *Noise, l kLayout) *quadNoise {
-	r, k := nz.Rank, l.k
+	r := nz.Rank
 	qn := &quadNoise{l: l, r: r, pairs: (r + 1) / 2}
 	qn.fl = make([]int8, l.steps*4*rowOuts)
 	qn.er = make([]int8, l.steps*4*quadMaxRank)
 	qn.flBias = make([]int32, l.chunks*rowOuts)
 	qn.erBias = make([]int32, l.chunks*quadMaxRank)
 	gsum := make([]int32, l.chunks*quadMaxRank*quadMaxRank)
-	for kk := 0; kk < k; kk++ {
-		t := kk / l.chunk
+	// Chunks write disjoint slots, biases and G sums: one task per chunk.
+	parallelFor(l.chunks, func(_, t int) bool {
+		qn.chunkNoise(nz, t, gsum)
+		return true
+	})
+	qn.g = make([]uint32, l.chunks*qn.pairs*quadMaxRank)
+	for t := 0; t < l.chunks; t++ {
+		for p := 0; p < qn.pairs; p++ {
+			for q := 0; q < r; q++ {
+				x := int16(gsum[(t*quadMaxRank+2*p)*quadMaxRank+q])
+				var y int16
+				if 2*p+1 < r {
+					y = int16(gsum[(t*quadMaxRank+2*p+1)*quadMaxRank+q])
+				}
+				qn.g[(t*qn.pairs+p)*quadMaxRank+q] = pair(x, y)
+			}
+		}
+	}
+	return qn
+}
+
+// chunkNoise lays out chunk t's FL and ER quads, adds their −128·Σ biases
+// and sums G = ER·FL into gsum.
+func (qn *quadNoise) chunkNoise(nz *Noise, t int, gsum []int32) {
+	l, r, k := qn.l, qn.r, qn.l.k
+	for kk := t * l.chunk; kk < min(k, (t+1)*l.chunk); kk++ {
 		slot := l.slot(kk)
 		s, bt := slot/4, slot%4
 		fl := qn.fl[s*4*rowOuts:]
@@ -82,20 +106,6 @@ func newQuadNoise(nz *Noise, l kLayout) *quadNoise {
 		fl[quadMaxRank*4+bt] = 1
 		qn.flBias[t*rowOuts+quadMaxRank] -= 128
 	}
-	qn.g = make([]uint32, l.chunks*qn.pairs*quadMaxRank)
-	for t := 0; t < l.chunks; t++ {
-		for p := 0; p < qn.pairs; p++ {
-			for q := 0; q < r; q++ {
-				x := int16(gsum[(t*quadMaxRank+2*p)*quadMaxRank+q])
-				var y int16
-				if 2*p+1 < r {
-					y = int16(gsum[(t*quadMaxRank+2*p+1)*quadMaxRank+q])
-				}
-				qn.g[(t*qn.pairs+p)*quadMaxRank+q] = pair(x, y)
-			}
-		}
-	}
-	return qn
 }
 
 // at is a pointer to s[i], or nil past the end (for arguments a kernel will not read).
