@@ -41,8 +41,29 @@ func splitmix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// syntheticLine fills dst with line index of the stream tagged tag.
-func syntheticLine(root common.Hash, tag uint64, index int, dst []int8) {
+// lineStates seeds the [word][lane] states of up to 16 lines for the
+// kernels: lanes 0..n-1 get lines index0..index0+n-1 of the stream tagged
+// tag, as syntheticLineRef; the rest stay zero (a zero stream, stored
+// nowhere).
+func lineStates(st *[4][16]uint64, root common.Hash, tag uint64, index0, n int) {
+	var r [4]uint64
+	for w := range r {
+		r[w] = binary.LittleEndian.Uint64(root[8*w:]) ^ tag
+	}
+	*st = [4][16]uint64{}
+	for l := range n {
+		x := (uint64(index0+l) + 1) * 0x9E3779B97F4A7C15
+		s0, s1, s2, s3 := splitmix64(r[0]^x), splitmix64(r[1]^x), splitmix64(r[2]^x), splitmix64(r[3]^x)
+		if s0|s1|s2|s3 == 0 {
+			s0 = 1
+		}
+		st[0][l], st[1][l], st[2][l], st[3][l] = s0, s1, s2, s3
+	}
+}
+
+// syntheticLineRef fills dst with line index of the stream tagged tag: the
+// scalar reference, and the fallback without AVX-512.
+func syntheticLineRef(root common.Hash, tag uint64, index int, dst []int8) {
 	var key [32]byte
 	for w := 0; w < 4; w++ {
 		v := binary.LittleEndian.Uint64(root[8*w:]) ^ tag ^ (uint64(index)+1)*0x9E3779B97F4A7C15
@@ -75,7 +96,18 @@ func syntheticTileOperands(seed common.Hash, dim, tile int, ti, tj uint32) (a, b
 	return syntheticLines(seed, dim, r0, min(r0+tile, dim), c0, min(c0+tile, dim))
 }
 
+// syntheticLines builds rows [r0, r1) of A and columns [c0, c1) of B: with
+// the AVX-512 kernels where the CPU has them (synthetic_amd64.go), else from
+// syntheticLineRef.
 func syntheticLines(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8) {
+	if syntheticAsm {
+		return syntheticLinesAsm(seed, dim, r0, r1, c0, c1)
+	}
+	return syntheticLinesRef(seed, dim, r0, r1, c0, c1)
+}
+
+// syntheticLinesRef is syntheticLines from syntheticLineRef.
+func syntheticLinesRef(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8) {
 	root := syntheticRoot(seed)
 	a, b = compute.NewI8(dim, dim), compute.NewI8(dim, dim)
 	// Work items: single rows of A, and groups of up to colGroup columns of
@@ -95,7 +127,7 @@ func syntheticLines(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8)
 			for it := w; it < items; it += workers {
 				if it < rows {
 					i := r0 + it
-					syntheticLine(root, tagRowsA, i, a.Data[i*dim:(i+1)*dim])
+					syntheticLineRef(root, tagRowsA, i, a.Data[i*dim:(i+1)*dim])
 					continue
 				}
 				j0 := c0 + (it-rows)*colGroup
@@ -104,7 +136,7 @@ func syntheticLines(seed common.Hash, dim, r0, r1, c0, c1 int) (a, b compute.I8)
 					buf = make([]int8, colGroup*dim)
 				}
 				for c := 0; c < n; c++ {
-					syntheticLine(root, tagColsB, j0+c, buf[c*dim:(c+1)*dim])
+					syntheticLineRef(root, tagColsB, j0+c, buf[c*dim:(c+1)*dim])
 				}
 				for k0 := 0; k0 < dim; k0 += colGroup { // 64×64 blocks stay in L1
 					kn := min(colGroup, dim-k0)
