@@ -85,27 +85,39 @@ func newQuadNoise(nz *Noise, l kLayout) *quadNoise {
 // and sums G = ER·FL into gsum.
 func (qn *quadNoise) chunkNoise(nz *Noise, t int, gsum []int32) {
 	l, r, k := qn.l, qn.r, qn.l.k
+	var (
+		g      [quadMaxRank][quadMaxRank]int32 // G[q][p], this chunk
+		fb, eb [quadMaxRank]int32              // Σ FL[·, q], Σ ER[q, ·]
+		fr     [quadMaxRank]int32
+	)
 	for kk := t * l.chunk; kk < min(k, (t+1)*l.chunk); kk++ {
 		slot := l.slot(kk)
 		s, bt := slot/4, slot%4
-		fl := qn.fl[s*4*rowOuts:]
-		er := qn.er[s*4*quadMaxRank:]
-		for q := 0; q < r; q++ {
-			f, e := nz.FL[kk*r+q], nz.ER[q*k+kk]
+		fl := qn.fl[s*4*rowOuts : (s+1)*4*rowOuts]
+		er := qn.er[s*4*quadMaxRank : (s+1)*4*quadMaxRank]
+		for q, f := range nz.FL[kk*r : kk*r+r] {
 			fl[q*4+bt] = f
-			er[q*4+bt] = e
-			qn.flBias[t*rowOuts+q] -= 128 * int32(f)
-			qn.erBias[t*quadMaxRank+q] -= 128 * int32(e)
-			if e != 0 {
-				gt := gsum[(t*quadMaxRank+q)*quadMaxRank:]
-				for p, f2 := range nz.FL[kk*r : kk*r+r] {
-					gt[p] += int32(e) * int32(f2)
-				}
-			}
+			fr[q] = int32(f)
+			fb[q] += int32(f)
 		}
 		fl[quadMaxRank*4+bt] = 1
-		qn.flBias[t*rowOuts+quadMaxRank] -= 128
+		for q := 0; q < r; q++ {
+			e := nz.ER[q*k+kk]
+			er[q*4+bt] = e
+			ev := int32(e)
+			eb[q] += ev
+			for p := range fr { // branch-free: e is 0 a third of the time
+				g[q][p] += ev * fr[p]
+			}
+		}
 	}
+	n := min(k, (t+1)*l.chunk) - t*l.chunk
+	for q := 0; q < r; q++ {
+		qn.flBias[t*rowOuts+q] = -128 * fb[q]
+		qn.erBias[t*quadMaxRank+q] = -128 * eb[q]
+		copy(gsum[(t*quadMaxRank+q)*quadMaxRank:], g[q][:r])
+	}
+	qn.flBias[t*rowOuts+quadMaxRank] = -128 * int32(n)
 }
 
 // at is a pointer to s[i], or nil past the end (for arguments a kernel will not read).
@@ -138,7 +150,8 @@ func fitsInt16(v int32) bool { return v == int32(int16(v)) }
 // their CX'_T into afl and reports whether every ΔCX' fits int16.
 func (qn *quadNoise) buildRows(a I8, nz *Noise, i0, h int, afl []int32) (*quadRows, bool) {
 	l, r, T := qn.l, qn.r, qn.l.chunks
-	qr := &quadRows{pan: getPlanBuf(blockGrps * l.stride * 16)}
+	// packAGroups8 writes every group it packs: all of them for a full tile.
+	qr := &quadRows{pan: getPlanBuf(blockGrps*l.stride*16, h < blockGrps*groupRows)}
 	packAGroups8(l, qr.pan, h, func(i int) []int8 { return a.Row(i0 + i) })
 	blocks := (h + rowBlock - 1) / rowBlock
 	qr.raw = make([]int32, blocks*T*rowOuts*rowBlock)
@@ -186,7 +199,7 @@ func (qn *quadNoise) buildRows(a I8, nz *Noise, i0, h int, afl []int32) (*quadRo
 // columns of CYB_T in erb and reports whether every ΔCYB fits int16.
 func (qn *quadNoise) buildCols(b I8, j0, w int, erb []int32) (*quadCols, bool) {
 	l, r, T, n := qn.l, qn.r, qn.l.chunks, b.Cols
-	qc := &quadCols{pan: getPlanBuf(l.steps * 256)}
+	qc := &quadCols{pan: getPlanBuf(l.steps*256, false)} // packBPanel8 writes every step
 	packBPanel8(l, qc.pan, b, j0, w)
 	if r == 0 {
 		return qc, true
@@ -359,11 +372,14 @@ type quadPlan struct {
 // allocating them fresh costs as much as the transcript's corrections).
 var planBufs sync.Pool
 
-// getPlanBuf returns a zeroed n-byte buffer from planBufs.
-func getPlanBuf(n int) []byte {
+// getPlanBuf returns an n-byte buffer from planBufs, zeroed if zero is set
+// (callers that write every byte leave it unset).
+func getPlanBuf(n int, zero bool) []byte {
 	if p, ok := planBufs.Get().(*[]byte); ok && cap(*p) >= n {
 		b := (*p)[:n]
-		clear(b)
+		if zero {
+			clear(b)
+		}
 		return b
 	}
 	return make([]byte, n)
