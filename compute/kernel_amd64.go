@@ -33,6 +33,11 @@ func packA(dst, src *byte, ld, n int)
 //go:noescape
 func packAPairs8(dst, src *byte, ld, n int)
 
+// rowSumI8 returns Σ int8(p[i]) over i < n (AVX2).
+//
+//go:noescape
+func rowSumI8(p *byte, n int) int32
+
 // Noised int8 transcript (noised_amd64.s, used by noised_amd64.go).
 
 //go:noescape

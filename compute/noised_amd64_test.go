@@ -2,6 +2,7 @@ package compute
 
 import (
 	"maps"
+	"math/rand/v2"
 	"sync"
 	"testing"
 )
@@ -57,6 +58,29 @@ func TestNoisedMatMulLongChunks(t *testing.T) {
 				if !ok || !equalI32(c, wc) || !maps.Equal(got, want) {
 					t.Fatalf("%s case %d radix=%v: product or digests differ from portable", be.Name(), ci, radix)
 				}
+			}
+		}
+	}
+}
+
+func TestRowSumI8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for n := 0; n <= 200; n++ {
+		for _, fill := range []int{0, 127, -128} {
+			row := make([]int8, n+1) // one extra byte past n that must not count
+			var want int32
+			for i := range row {
+				v := int8(fill)
+				if fill == 0 {
+					v = int8(rng.IntN(256) - 128)
+				}
+				row[i] = v
+				if i < n {
+					want += int32(v)
+				}
+			}
+			if got := rowSumI8(i8ptr(row), n); got != want {
+				t.Fatalf("n=%d fill=%d: rowSumI8 = %d, want %d", n, fill, got, want)
 			}
 		}
 	}

@@ -240,3 +240,52 @@ loop:
 
 done:
 	RET
+
+// func rowSumI8(p *byte, n int) int32
+// Σ int8(p[i]), i < n: VPSADBW of p^0x80 against zero sums p+128 over 32
+// bytes at a time, less 128 per byte; the last n mod 32 bytes one by one.
+TEXT ·rowSumI8(SB), NOSPLIT, $0-20
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   rtail
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVL $0x80808080, R8
+	VMOVD R8, X2
+	VPBROADCASTD X2, Y2
+
+rloop:
+	VPXOR   (SI), Y2, Y3
+	VPSADBW Y1, Y3, Y3
+	VPADDQ  Y3, Y0, Y0
+	ADDQ    $32, SI
+	DECQ    DX
+	JNZ     rloop
+	VEXTRACTI128 $1, Y0, X3
+	VPADDQ  X3, X0, X0
+	VPSHUFD $0x4E, X0, X3
+	VPADDQ  X3, X0, X0
+	VMOVQ   X0, AX
+	MOVQ    CX, DX
+	ANDQ    $-32, DX
+	SHLQ    $7, DX
+	SUBQ    DX, AX
+	VZEROUPPER
+
+rtail:
+	ANDQ $31, CX
+	JZ   rdone
+
+rbyte:
+	MOVBQSX (SI), DX
+	ADDQ    DX, AX
+	INCQ    SI
+	DECQ    CX
+	JNZ     rbyte
+
+rdone:
+	MOVL AX, ret+16(FP)
+	RET

@@ -208,8 +208,12 @@ func (s *simd) MatMul(a, b I8) I32 {
 	groups := (m + groupRows - 1) / groupRows
 	blocks := (groups + blockGrps - 1) / blockGrps
 	panels := (n + panelCols - 1) / panelCols
-	aPan := make([]byte, groups*l.stride*16)
-	bPan := make([]byte, panels*l.steps*256)
+	// The packers write every byte of both (partial groups and panels are
+	// padded with zeros), so pooled buffers need no clearing.
+	aPan := getPlanBuf(groups*l.stride*16, false)
+	bPan := getPlanBuf(panels*l.steps*256, false)
+	defer planBufs.Put(&aPan)
+	defer planBufs.Put(&bPan)
 	var rowsum []int32
 	if per == 4 {
 		rowsum = make([]int32, m)
@@ -221,11 +225,7 @@ func (s *simd) MatMul(a, b I8) I32 {
 			packAGroups8(l, aPan[t*blockGrps*l.stride*16:], h, func(i int) []int8 { return a.Row(i0 + i) })
 			if rowsum != nil {
 				for i := i0; i < i0+h; i++ {
-					var sum int32
-					for _, v := range a.Row(i) {
-						sum += int32(v)
-					}
-					rowsum[i] = sum
+					rowsum[i] = rowSumI8(i8ptr(a.Row(i)), k)
 				}
 			}
 		} else {
