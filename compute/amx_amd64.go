@@ -30,6 +30,9 @@ func amxDot32(cfg, a *byte, lda, aPanel, aStep int, b *byte, panel int, c *int32
 func packQuadsBT(dst, r0, r1, r2, r3 *byte, n, stride int)
 
 //go:noescape
+func amxBody(cfg, a, b *byte, iters int)
+
+//go:noescape
 func copyRowT(dst, src *byte, n, stride int)
 
 // amxTileCfg is the LDTILECFG block: palette 1, tiles 0–7 all 16 rows × 64 bytes.

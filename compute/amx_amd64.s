@@ -310,3 +310,40 @@ astore:
 	TILERELEASE
 anone:
 	RET
+
+// func amxBody(cfg, a, b *byte, iters int)
+// The MatMul kernel's inner step, iters times, on one 2 KiB A and one 2 KiB
+// B that stay in L1: two A tiles, two B tiles, four TDPBSSD (65536 MACs).
+// BenchmarkAMXBody times it: the core's AMX rate with memory out of the way.
+TEXT ·amxBody(SB), NOSPLIT, $0-32
+	MOVQ iters+24(FP), R8
+	TESTQ R8, R8
+	JLE  bnone
+	MOVQ cfg+0(FP), AX
+	LDTILECFG_AX
+	TILEZERO_0
+	TILEZERO_1
+	TILEZERO_2
+	TILEZERO_3
+	MOVQ a+8(FP), SI
+	LEAQ 1024(SI), AX
+	MOVQ b+16(FP), BX
+	LEAQ 1024(BX), DI
+	MOVQ $64, DX
+	MOVQ $64, CX
+
+bloop:
+	TILELOADD_SI_4
+	TILELOADD_BX_6
+	TDPBSSD_0_4_6
+	TILELOADD_DI_7
+	TDPBSSD_1_4_7
+	TILELOADD_AX_5
+	TDPBSSD_2_5_6
+	TDPBSSD_3_5_7
+	DECQ R8
+	JNZ  bloop
+
+	TILERELEASE
+bnone:
+	RET

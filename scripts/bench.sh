@@ -68,6 +68,8 @@ gobench() { # gobench LOGNAME ARGS... : go test -run '^$' -bench ARGS, teed
 section "Go: theoretical peak (assumption-based, see compute/bench_compare_test.go)"
 gobench peak -bench '^BenchmarkPeak$' ./compute
 for r in $(seq 1 "$ROUNDS"); do
+    section "AMX state, round $r: the kernel's inner step in L1, per core (moves by 3x on a shared VM)"
+    gobench "amxbody-$r" -bench '^BenchmarkAMXBody$' -benchtime 300ms ./compute
     anchors "$r"
     section "Go, round $r/$ROUNDS: side by side, 256³ and 1024³ (-benchtime $BENCHTIME)"
     gobench "compare-small-$r" -bench '^BenchmarkCompare$/^(256x256x256|1024x1024x1024)$' -benchtime "$BENCHTIME" -timeout 30m ./compute
@@ -106,6 +108,7 @@ function over(sh, b, v) { return (g[sh, b, "plain"] == "" || g[sh, b, v] + 0 == 
         else if (p[4] == "reuse") { rt[key] = $3; rr[key] = metric("ratio"); mib[key] = metric("MiB-stored") }
         else if (p[4] == "reuse-mixonly") { mt[key] = $3; mr[key] = metric("ratio") }
         else if (p[4] == "reuse-stream") { st[key] = $3; sr[key] = metric("ratio"); gbs[key] = metric("GB/s-streamed") }
+    } else if (p[1] == "BenchmarkAMXBody") { amxbody = amxbody " " sprintf("%.0f", metric("GMAC/s/core"))
     } else if (p[1] == "BenchmarkSeal") { seal[p[2]] = $3 }
     else if (p[1] == "BenchmarkInsert") { blocks = metric("blocks/s"); txs = metric("txs/s") }
     next
@@ -126,6 +129,7 @@ END {
     print "  ratio = our best plain / oneDNN best variant (any ISA; oneDNN-V: restricted to AVX-512 VNNI);"
     print "  every figure is its best of the alternating rounds (ROUNDS)"
     if (length(loop)) { printf "  VPDPBUSD zmm loop (measured ceiling):"; for (k in loop) printf " %s %s", k, loop[k]; print "" }
+    if (amxbody != "") print "  AMX kernel step in L1, GMAC/s per core, at the start of each round:" amxbody
     print ""
     print "every backend: plain / noised GMAC/s, mining overhead (noised/plain - 1); synthetic kappa 512, job kappa 16;"
     print "  transcript: the synthetic transcript alone (no denoising, no C: what a synthetic-puzzle miner runs)"
@@ -146,7 +150,7 @@ END {
 }'
 
 section "summary (every number from this run)"
-cat "$OUT"/peak.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/anchor-*.txt |
+cat "$OUT"/peak.txt "$OUT"/amxbody-*.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/anchor-*.txt |
     awk "$SUMMARY_AWK"
 echo
 echo "raw logs: $OUT"
