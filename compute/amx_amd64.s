@@ -43,6 +43,10 @@
 // tdpbssd %tmm7, %tmm5, %tmm3
 #define TDPBSSD_3_5_7 BYTE $0xC4; BYTE $0xE2; BYTE $0x43; BYTE $0x5E; BYTE $0xDD
 
+// One K step of the 2×2 block: A tiles from SI and AX, B tiles from BX and
+// DI; each load comes right before the first TDPBSSD that needs it.
+#define STEP22_SSD TILELOADD_SI_4; TILELOADD_BX_6; TDPBSSD_0_4_6; TILELOADD_DI_7; TDPBSSD_1_4_7; TILELOADD_AX_5; TDPBSSD_2_5_6; TDPBSSD_3_5_7
+
 // func amxDot32(cfg, a *byte, lda, aPanel, aStep int, b *byte, panel int, c *int32, ldc, kblocks, nblocks int)
 //
 // For each of nblocks 32-column blocks: C[32×32] = A·B over kblocks 64-byte K
@@ -82,14 +86,7 @@ block:
 	JLE  store
 
 kloop:
-	TILELOADD_SI_4
-	TILELOADD_BX_6
-	TDPBSSD_0_4_6
-	TILELOADD_DI_7
-	TDPBSSD_1_4_7
-	TILELOADD_AX_5
-	TDPBSSD_2_5_6
-	TDPBSSD_3_5_7
+	STEP22_SSD
 	ADDQ R13, SI
 	ADDQ R13, AX
 	ADDQ $1024, BX
@@ -198,6 +195,9 @@ done:
 // tdpbsud %tmm7, %tmm5, %tmm3
 #define TDPBSUD_3_5_7 BYTE $0xC4; BYTE $0xE2; BYTE $0x42; BYTE $0x5E; BYTE $0xDD
 
+// STEP22_SSD with B unsigned.
+#define STEP22_SUD TILELOADD_SI_4; TILELOADD_BX_6; TDPBSUD_0_4_6; TILELOADD_DI_7; TDPBSUD_1_4_7; TILELOADD_AX_5; TDPBSUD_2_5_6; TDPBSUD_3_5_7
+
 // func amxAcc64(cfg, a *byte, lda, aPanel, aStep int, b *byte, ldb, bPanel, bStep int, c *int32, kblocks int, unsigned bool)
 //
 // The AMX step of the noised transcript (amx_noised_amd64.go): one 64×64
@@ -261,14 +261,7 @@ asub:
 	JNE  aukloop
 
 akloop:
-	TILELOADD_SI_4
-	TILELOADD_BX_6
-	TDPBSSD_0_4_6
-	TILELOADD_DI_7
-	TDPBSSD_1_4_7
-	TILELOADD_AX_5
-	TDPBSSD_2_5_6
-	TDPBSSD_3_5_7
+	STEP22_SSD
 	ADDQ R12, SI
 	ADDQ R12, AX
 	ADDQ R13, BX
@@ -278,14 +271,7 @@ akloop:
 	JMP  astore
 
 aukloop:
-	TILELOADD_SI_4
-	TILELOADD_BX_6
-	TDPBSUD_0_4_6
-	TILELOADD_DI_7
-	TDPBSUD_1_4_7
-	TILELOADD_AX_5
-	TDPBSUD_2_5_6
-	TDPBSUD_3_5_7
+	STEP22_SUD
 	ADDQ R12, SI
 	ADDQ R12, AX
 	ADDQ R13, BX
@@ -333,14 +319,7 @@ TEXT ·amxBody(SB), NOSPLIT, $0-32
 	MOVQ $64, CX
 
 bloop:
-	TILELOADD_SI_4
-	TILELOADD_BX_6
-	TDPBSSD_0_4_6
-	TILELOADD_DI_7
-	TDPBSSD_1_4_7
-	TILELOADD_AX_5
-	TDPBSSD_2_5_6
-	TDPBSSD_3_5_7
+	STEP22_SSD
 	DECQ R8
 	JNZ  bloop
 

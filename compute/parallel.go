@@ -134,27 +134,16 @@ func helper(h int) {
 
 // spawnFor is parallelFor on fresh goroutines.
 func spawnFor(n, nw int, fn func(worker, i int) bool) bool {
-	var (
-		next    atomic.Int64
-		stopped atomic.Bool
-		wg      sync.WaitGroup
-	)
-	for w := 0; w < nw; w++ {
+	j := &poolJob{fn: fn, n: int64(n), nw: nw}
+	var wg sync.WaitGroup
+	for w := 1; w < nw; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stopped.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if !fn(w, i) {
-					stopped.Store(true)
-					return
-				}
-			}
+			j.work(w)
 		}()
 	}
+	j.work(0)
 	wg.Wait()
-	return !stopped.Load()
+	return !j.stopped.Load()
 }
