@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "quads_amd64.h"
 
 // AMX-INT8 kernel and its packers (amx_amd64.go). Go's assembler has no AMX
 // mnemonics, so each AMX instruction is spelled out in bytes below; the
@@ -134,18 +135,8 @@ loop:
 	VMOVDQU (BX), X1
 	VMOVDQU (DX), X2
 	VMOVDQU (SI), X3
-	VPUNPCKLBW X1, X0, X4
-	VPUNPCKHBW X1, X0, X5
-	VPUNPCKLBW X3, X2, X6
-	VPUNPCKHBW X3, X2, X7
-	VPUNPCKLWD X6, X4, X0
-	VPUNPCKHWD X6, X4, X1
-	VPUNPCKLWD X7, X5, X2
-	VPUNPCKHWD X7, X5, X3
-	VMOVDQU X0, (DI)
-	VMOVDQU X1, 16(DI)
-	VMOVDQU X2, 32(DI)
-	VMOVDQU X3, 48(DI)
+	QUADS4
+	STORE4(DI)
 	ADDQ $16, AX
 	ADDQ $16, BX
 	ADDQ $16, DX
