@@ -32,13 +32,22 @@ type Params struct {
 	MinTxFee      *uint256.Int `json:"minTxFee"`      // fee floor of a transfer, wei
 	BaseFeeFactor uint64       `json:"baseFeeFactor"` // ≥ 1: job base fee = factor × subsidy × W / D
 
-	MaxJobInputBytes uint64 `json:"maxJobInputBytes"` // cap on a job program's inline inputs
-	MaxBlockTxs      uint32 `json:"maxBlockTxs"`
-	MaxBlockResults  uint32 `json:"maxBlockResults"`
-	FreivaldsRounds  uint32 `json:"freivaldsRounds"`
-	ResultRetention  uint64 `json:"resultRetention"` // blocks a result body is kept (0: forever)
-	MaxFutureMs      uint64 `json:"maxFutureMs"`     // a header may be at most this far ahead
-	MedianTimeSpan   uint32 `json:"medianTimeSpan"`  // header time > median of this many ancestors
+	// Job caps (docs/protocol.md §6a): every cost a job puts on miners,
+	// validators and the network is bounded here, and nowhere else.
+	MaxJobInputBytes  uint64       `json:"maxJobInputBytes"`  // a job program's inline inputs
+	MaxJobResultBytes uint64       `json:"maxJobResultBytes"` // a job's int32 result in a block body
+	MaxJobWork        uint64       `json:"maxJobWork"`        // a job's work W, MACs
+	MaxJobMemoryBytes uint64       `json:"maxJobMemoryBytes"` // peak memory a node allocates to compute or check a job
+	MaxJobLifetime    uint64       `json:"maxJobLifetime"`    // expiry − submission block, blocks
+	JobByteFee        *uint256.Int `json:"jobByteFee"`        // wei burned per byte of block space a job takes (program + result)
+	MaxBlockBytes     uint64       `json:"maxBlockBytes"`     // a block's RLP encoding; gossip and sync carry exactly this much
+
+	MaxBlockTxs     uint32 `json:"maxBlockTxs"`
+	MaxBlockResults uint32 `json:"maxBlockResults"`
+	FreivaldsRounds uint32 `json:"freivaldsRounds"`
+	ResultRetention uint64 `json:"resultRetention"` // blocks a result body is kept (0: forever)
+	MaxFutureMs     uint64 `json:"maxFutureMs"`     // a header may be at most this far ahead
+	MedianTimeSpan  uint32 `json:"medianTimeSpan"`  // header time > median of this many ancestors
 }
 
 // Validate rejects parameter sets that would break consensus arithmetic.
@@ -67,9 +76,35 @@ func (p *Params) Validate() error {
 		return errors.New("params: freivaldsRounds must be at least 1")
 	case p.MedianTimeSpan == 0:
 		return errors.New("params: medianTimeSpan must be at least 1")
+	case p.JobByteFee == nil:
+		return errors.New("params: jobByteFee must be set")
+	case p.MaxJobInputBytes == 0 || p.MaxJobResultBytes == 0 || p.MaxJobWork == 0 || p.MaxJobMemoryBytes == 0 || p.MaxJobLifetime == 0:
+		return errors.New("params: maxJobInputBytes, maxJobResultBytes, maxJobWork, maxJobMemoryBytes and maxJobLifetime must be positive")
+	case p.MaxTxBytes()+BlockEncodingSlack > p.MaxBlockBytes:
+		// A job tx that cannot fit a block could never be mined.
+		return fmt.Errorf("params: maxBlockBytes %d cannot hold the largest job tx (%d bytes + %d slack)", p.MaxBlockBytes, p.MaxTxBytes(), BlockEncodingSlack)
+	case p.MaxJobResultBytes+ResultEncodingSlack+BlockEncodingSlack > p.MaxBlockBytes:
+		// A result that cannot fit a block would split the network.
+		return fmt.Errorf("params: maxBlockBytes %d cannot hold the largest job result (%d bytes + slack)", p.MaxBlockBytes, p.MaxJobResultBytes)
 	}
 	return nil
 }
+
+// Encoding slack: bytes of RLP framing around the payloads the caps bound.
+const (
+	TxEncodingSlack     = 4 << 10  // a tx's fields and signature around its program
+	ResultEncodingSlack = 1 << 10  // a JobResult's id and shape around its data
+	BlockEncodingSlack  = 64 << 10 // a block's header and list framing
+)
+
+// MaxTxBytes is the largest RLP encoding of a valid transaction under p: a
+// job tx with the largest program. The txpool, gossip and the RPC body
+// limit all derive from it.
+func (p *Params) MaxTxBytes() uint64 { return p.MaxJobInputBytes + TxEncodingSlack }
+
+// MaxMessageBytes is the largest network message that can carry a valid
+// block: the block cap plus framing. Gossip and sync read no more.
+func (p *Params) MaxMessageBytes() uint64 { return p.MaxBlockBytes + BlockEncodingSlack }
 
 // QRN is 10^18 wei.
 var QRN = uint256.NewInt(1_000_000_000_000_000_000)
