@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 )
 
@@ -49,6 +50,17 @@ func TestCrashReopen(t *testing.T) {
 		t.Fatal("canonical index or nonces lost")
 	}
 	h.mine(miner1, []*types.Tx{transfer(t, key1, number, addr2, qrn(1))}) // and it goes on
+}
+
+// TestOpenSyncsWrites: the store fsyncs every commit, so a block
+// InsertBlock accepted (and the node may have announced) survives a power
+// cut (docs/protocol.md §10a). TestCrashReopen cannot show that: a killed
+// process leaves its writes in the OS page cache, which a power cut drops.
+func TestOpenSyncsWrites(t *testing.T) {
+	h := newHarness(t)
+	if !chain.SyncWrites(h.c) {
+		t.Fatal("chain.Open left badger's SyncWrites off: accepted blocks could be lost to a power cut")
+	}
 }
 
 func crashChild(t *testing.T, dir string) {

@@ -33,7 +33,7 @@ func TestRealEngine(t *testing.T) {
 	ctx := context.Background()
 
 	job := newTestJob(t, 5, 64, 64, 64)
-	fee := new(uint256.Int).Add(consensus.JobBaseFee(p, p.InitialDifficulty, job.work()), qrn(1))
+	fee := new(uint256.Int).Add(consensus.JobBaseFee(p, p.InitialDifficulty, job.work(), job.bytes()), qrn(1))
 	jtx := job.tx(t, key1, 0, 10, fee)
 
 	gen := c.Genesis()

@@ -36,7 +36,8 @@ const (
 	ErrDuplicateResult
 	ErrJobNotPending
 	ErrTooManyItems
-	ErrBadTxKind // a transaction kind this version does not know
+	ErrBadTxKind     // a transaction kind this version does not know
+	ErrBlockTooLarge // RLP encoding over maxBlockBytes: gossip and sync could not carry it
 )
 
 var ruleNames = map[RuleCode]string{
@@ -46,6 +47,7 @@ var ruleNames = map[RuleCode]string{
 	ErrBadNonce: "bad nonce", ErrInsufficientBalance: "insufficient balance", ErrFeeTooLow: "fee too low",
 	ErrBadJob: "bad job", ErrBadResult: "bad job result", ErrDuplicateResult: "duplicate job result",
 	ErrJobNotPending: "job not pending", ErrTooManyItems: "too many items", ErrBadTxKind: "unknown tx kind",
+	ErrBlockTooLarge: "block too large",
 }
 
 func (c RuleCode) String() string {

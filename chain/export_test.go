@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/quern-chain/quern/consensus"
 )
 
 // SetClock replaces the chain's clock (future-block rule) in tests.
@@ -60,3 +61,12 @@ func DowngradeToSchema1(c *Chain) error {
 		return txn.Set(keyVersion, binary.BigEndian.AppendUint64(nil, 1))
 	})
 }
+
+// OpenWithSyncWrites is Open with badger's fsync on every commit chosen by
+// the caller: benchmarks compare both; Open always syncs.
+func OpenWithSyncWrites(dir string, g *Genesis, engine consensus.Engine, syncWrites bool) (*Chain, error) {
+	return open(dir, g, engine, nil, syncWrites)
+}
+
+// SyncWrites reports whether c's store fsyncs every commit.
+func SyncWrites(c *Chain) bool { return c.db.Opts().SyncWrites }

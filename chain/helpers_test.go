@@ -222,6 +222,11 @@ func newTestJob(t testing.TB, seed uint64, m, k, n int) *testJob {
 
 func (j *testJob) work() uint64 { return uint64(j.a.Rows * j.a.Cols * j.b.Cols) }
 
+// bytes is the block space the job takes: program plus result.
+func (j *testJob) bytes() uint64 {
+	return consensus.JobBytes(len(j.program), uint32(j.a.Rows), uint32(j.b.Cols))
+}
+
 func (j *testJob) tx(t testing.TB, key *ecdsa.PrivateKey, nonce, expiry uint64, fee *uint256.Int) *types.Tx {
 	return signed(t, key, &types.Tx{Nonce: nonce, Kind: types.TxJob, Fee: fee, Expiry: expiry, Program: j.program})
 }

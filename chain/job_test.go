@@ -16,7 +16,7 @@ func TestJobEscrowResultBurn(t *testing.T) {
 	h := newHarness(t)
 	p := h.c.Params()
 	job := newTestJob(t, 1, 4, 8, 3)
-	base := consensus.JobBaseFee(p, h.c.Genesis().Header.Difficulty, job.work())
+	base := consensus.JobBaseFee(p, h.c.Genesis().Header.Difficulty, job.work(), job.bytes())
 	if base.IsZero() {
 		t.Fatal("test job too small to have a base fee")
 	}
@@ -72,7 +72,7 @@ func TestJobEscrowResultBurn(t *testing.T) {
 
 	h.insert(b2)
 	j, _ = h.c.State().Job(id)
-	burn := consensus.JobBaseFee(p, b2.Header.Difficulty, job.work())
+	burn := consensus.JobBaseFee(p, b2.Header.Difficulty, job.work(), job.bytes())
 	if j.Status != chain.JobDone || j.DoneBlock != 2 || j.Miner != miner2 || j.ResultHash != res.Hash() ||
 		!j.Burned.Eq(burn) || !j.MinerFee.Eq(new(uint256.Int).Sub(fee, burn)) {
 		t.Fatalf("done job %+v (burn %s)", j, burn)
@@ -119,9 +119,14 @@ func TestJobExpiresAndRefunds(t *testing.T) {
 	if j.Status != chain.JobExpired {
 		t.Fatalf("status %d, want expired", j.Status)
 	}
-	// Refund in full: only the escrow left and came back.
-	if !h.balance(addr2).Eq(qrn(10)) || h.c.State().Account(addr2).Nonce != 1 {
-		t.Fatalf("owner %s after refund", h.balance(addr2))
+	// The escrow comes back less the program's block space, burned when
+	// the job tx landed (and recorded as the job's burn).
+	burn := consensus.JobSubmissionBurn(h.c.Params(), len(jtx.Program))
+	if burn.IsZero() || !j.Burned.Eq(burn) {
+		t.Fatalf("burned %s, want the program's byte fee %s", j.Burned, burn)
+	}
+	if want := new(uint256.Int).Sub(qrn(10), burn); !h.balance(addr2).Eq(want) || h.c.State().Account(addr2).Nonce != 1 {
+		t.Fatalf("owner %s after refund, want %s", h.balance(addr2), want)
 	}
 	if _, err := h.c.JobResult(jtx.Hash()); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("result of an expired job: %v", err)
@@ -133,7 +138,7 @@ func TestBadJobTxs(t *testing.T) {
 	p := h.c.Params()
 	empty := h.build(h.c.Genesis(), miner1, nil)
 	job := newTestJob(t, 3, 4, 8, 3)
-	base := consensus.JobBaseFee(p, empty.Header.Difficulty, job.work())
+	base := consensus.JobBaseFee(p, empty.Header.Difficulty, job.work(), job.bytes())
 	fee := new(uint256.Int).Add(base, uint256.NewInt(1))
 
 	garbage := signed(t, key1, &types.Tx{Kind: types.TxJob, Fee: fee, Expiry: 5, Program: []byte{1, 2, 3}})

@@ -2,8 +2,10 @@ package chain
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
@@ -18,9 +20,23 @@ type ProgramSource interface {
 	JobProgram(id common.Hash) ([]byte, bool)
 }
 
-// JobLimits are the vm's static limits on a job program under p.
+// JobLimits are the vm's static limits on a job program under p: the one
+// place a vm.Limits is built (chain, miner, RPC and CLI all use it).
 func JobLimits(p *types.Params) vm.Limits {
-	return vm.Limits{MaxInputBytes: p.MaxJobInputBytes, MaxK: compute.MaxK}
+	return vm.Limits{
+		MaxInputBytes:  p.MaxJobInputBytes,
+		MaxResultBytes: p.MaxJobResultBytes,
+		MaxWork:        p.MaxJobWork,
+		MaxMemoryBytes: p.MaxJobMemoryBytes,
+		MaxK:           compute.MaxK,
+		Geometry:       compute.Geometry{Tile: int(p.TileSize), Chunk: int(p.ChunkSize)},
+	}
+}
+
+// jobBaseFee is the base fee of job j, whose program is progLen bytes, in a
+// block of difficulty d.
+func jobBaseFee(p *types.Params, d uint64, j *Job, progLen int) *uint256.Int {
+	return consensus.JobBaseFee(p, d, j.Work, consensus.JobBytes(progLen, j.Rows, j.Cols))
 }
 
 // ApplyBlock runs b's state transition on a copy of parent and returns the
@@ -43,14 +59,14 @@ func ApplyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, p
 	bp := newBlockProcessor(p, progs, parent, b.Header)
 	bp.expireJobs()
 	for i, r := range b.Results {
-		prog, err := bp.checkResult(r)
+		prog, progLen, err := bp.checkResult(r)
 		if err != nil {
 			return nil, fmt.Errorf("result %d: %w", i, err)
 		}
 		if err := engine.VerifyResult(p, b.Header, prog, r); err != nil {
 			return nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID))
 		}
-		bp.applyResult(r)
+		bp.applyResult(r, progLen)
 	}
 	for i, tx := range b.Txs {
 		if err := bp.applyTx(tx); err != nil {
@@ -64,8 +80,10 @@ func ApplyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, p
 // the candidate results and txs in order, skipping any that would make the
 // block invalid (results are NOT checked with VerifyResult: they are the
 // miner's own, and the sealed hash that keys Freivalds' vectors is unknown
-// yet), up to the caps. The header has every field but the Seal, including
-// the state root, which the seal does not affect. It returns the new state.
+// yet), up to the caps, and any that would take its encoding, sealed, past
+// MaxBlockBytes: a miner never builds a block gossip and sync cannot carry.
+// The header has every field but the Seal, including the state root, which
+// the seal does not affect. It returns the new state.
 func BuildBlock(p *types.Params, progs ProgramSource, parent *types.Header, parentState *State,
 	coinbase common.Address, timeMs, difficulty uint64, txs []*types.Tx, results []*types.JobResult,
 ) (*types.Block, *State) {
@@ -79,28 +97,59 @@ func BuildBlock(p *types.Params, progs ProgramSource, parent *types.Header, pare
 	bp := newBlockProcessor(p, progs, parentState, h)
 	bp.expireJobs()
 	b := &types.Block{Header: h}
+	size := newBlockSize(h)
 	for _, r := range results {
 		if uint64(len(b.Results)) >= uint64(p.MaxBlockResults) {
 			break
 		}
-		if _, err := bp.checkResult(r); err != nil {
+		n := r.EncodedSize()
+		if size.with(0, n) > p.MaxBlockBytes {
 			continue
 		}
-		bp.applyResult(r)
+		_, progLen, err := bp.checkResult(r)
+		if err != nil {
+			continue
+		}
+		bp.applyResult(r, progLen)
 		b.Results = append(b.Results, r)
+		size.results += n
 	}
 	for _, tx := range txs {
 		if uint64(len(b.Txs)) >= uint64(p.MaxBlockTxs) {
 			break
 		}
+		n := types.TxEncodedSize(tx)
+		if size.with(n, 0) > p.MaxBlockBytes {
+			continue
+		}
 		if err := bp.applyTx(tx); err != nil {
 			continue
 		}
 		b.Txs = append(b.Txs, tx)
+		size.txs += n
 	}
 	st := bp.finalize()
 	h.TxRoot, h.ResultRoot, h.StateRoot = types.TxRoot(b.Txs), types.ResultRoot(b.Results), st.Root()
 	return b, st
+}
+
+// blockSize tracks the encoded size of a block being built: its header
+// with the largest seal the miner may add, and its txs' and results' sizes.
+type blockSize struct{ header, txs, results uint64 }
+
+func newBlockSize(h *types.Header) blockSize {
+	sealed := h.Copy()
+	sealed.Seal = types.Seal{
+		Nonce: math.MaxUint64, TileI: math.MaxUint32, TileJ: math.MaxUint32,
+		Work: types.Work{JobID: common.Hash{1}, Op: math.MaxUint32, Step: math.MaxUint32}, TileDigest: common.Hash{1},
+	}
+	enc, _ := rlp.EncodeToBytes(sealed)
+	return blockSize{header: uint64(len(enc))}
+}
+
+// with is the block's size with tx and result bytes more (see Block.EncodedSize).
+func (s blockSize) with(tx, result uint64) uint64 {
+	return rlp.ListSize(s.header + rlp.ListSize(s.txs+tx) + rlp.ListSize(s.results+result))
 }
 
 // blockProcessor carries one block's state transition. Every check of a tx
@@ -122,43 +171,45 @@ func newBlockProcessor(p *types.Params, progs ProgramSource, parent *State, h *t
 func (bp *blockProcessor) expireJobs() {
 	for _, j := range bp.st.jobs {
 		if j.Status == JobPending && j.Expiry < bp.h.Number {
+			// The program's block space was burned at submission; the rest
+			// of the escrow goes back.
 			j.Status = JobExpired
-			bp.st.credit(j.Owner, j.Fee)
+			bp.st.credit(j.Owner, new(uint256.Int).Sub(j.Fee, j.Burned))
 		}
 	}
 }
 
 // checkResult runs every rule on r but the engine's Freivalds check and
-// returns the job's decoded program for it.
-func (bp *blockProcessor) checkResult(r *types.JobResult) (*vm.Program, error) {
+// returns the job's decoded program for it and the program's length.
+func (bp *blockProcessor) checkResult(r *types.JobResult) (*vm.Program, int, error) {
 	if bp.seen[r.JobID] {
-		return nil, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
+		return nil, 0, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
 	}
 	j, ok := bp.st.jobs[r.JobID]
 	if !ok || j.Status != JobPending {
-		return nil, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
+		return nil, 0, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
 	}
 	if r.Rows != j.Rows || r.Cols != j.Cols || uint64(len(r.Data)) != 4*uint64(r.Rows)*uint64(r.Cols) {
-		return nil, ruleErr(ErrBadResult, consensus.ErrResultShape,
+		return nil, 0, ruleErr(ErrBadResult, consensus.ErrResultShape,
 			"job %s: result %d×%d with %d bytes, want %d×%d int32", r.JobID, r.Rows, r.Cols, len(r.Data), j.Rows, j.Cols)
 	}
 	code, ok := bp.progs.JobProgram(r.JobID)
 	if !ok {
 		// The program is stored with the block that submitted the job: a
 		// missing one is a broken store, not the block's fault.
-		return nil, fmt.Errorf("job %s: program missing from the store", r.JobID)
+		return nil, 0, fmt.Errorf("job %s: program missing from the store", r.JobID)
 	}
 	prog, err := vm.Decode(code, JobLimits(bp.p))
 	if err != nil {
-		return nil, fmt.Errorf("job %s: stored program: %w", r.JobID, err)
+		return nil, 0, fmt.Errorf("job %s: stored program: %w", r.JobID, err)
 	}
-	return prog, nil
+	return prog, len(code), nil
 }
 
-func (bp *blockProcessor) applyResult(r *types.JobResult) {
+func (bp *blockProcessor) applyResult(r *types.JobResult, progLen int) {
 	bp.seen[r.JobID] = true
 	j := bp.st.jobs[r.JobID]
-	base := consensus.JobBaseFee(bp.p, bp.h.Difficulty, j.Work)
+	base := jobBaseFee(bp.p, bp.h.Difficulty, j, progLen)
 	if base.Gt(j.Fee) {
 		base = clone(j.Fee)
 	}
@@ -227,12 +278,17 @@ func checkJobTx(p *types.Params, number, d uint64, tx *types.Tx) (*Job, error) {
 	if tx.Expiry <= number {
 		return nil, ruleErr(ErrBadJob, nil, "expiry %d not after block %d", tx.Expiry, number)
 	}
+	if life := tx.Expiry - number; life > p.MaxJobLifetime {
+		return nil, ruleErr(ErrBadJob, nil, "expiry %d is %d blocks after block %d, more than the %d-block job lifetime; set an expiry of at most %d",
+			tx.Expiry, life, number, p.MaxJobLifetime, number+p.MaxJobLifetime)
+	}
 	if !orZero(tx.Value).IsZero() {
 		return nil, ruleErr(ErrBadJob, nil, "a job tx carries no value (got %s)", tx.Value)
 	}
 	fee, work := orZero(tx.Fee), prog.Work()
-	if base := consensus.JobBaseFee(p, d, work); fee.Lt(base) {
-		return nil, ruleErr(ErrFeeTooLow, nil, "job fee %s below the base fee %s for %d MACs", fee, base, work)
+	bytes := consensus.JobBytes(len(tx.Program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
+	if base := consensus.JobBaseFee(p, d, work, bytes); fee.Lt(base) {
+		return nil, ruleErr(ErrFeeTooLow, nil, "job fee %s below the base fee %s for %d MACs and %d bytes of program and result; pay at least the base fee", fee, base, work, bytes)
 	}
 	return &Job{
 		ID:        tx.Hash(),
@@ -243,8 +299,11 @@ func checkJobTx(p *types.Params, number, d uint64, tx *types.Tx) (*Job, error) {
 		Expiry:    tx.Expiry,
 		Submitted: number,
 		Status:    JobPending,
-		Burned:    new(uint256.Int),
-		MinerFee:  new(uint256.Int),
+		// The program took its block space now, whatever becomes of the
+		// job: that part of the byte fee is burned at once and never
+		// refunded, or a job left to expire would carry 16 MiB for free.
+		Burned:   consensus.JobSubmissionBurn(p, len(tx.Program)),
+		MinerFee: new(uint256.Int),
 	}, nil
 }
 

@@ -1,13 +1,19 @@
 package chain
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 )
@@ -22,30 +28,77 @@ var (
 	ErrReplaceUnderpriced = errors.New("replacement transaction needs a higher fee")
 	ErrInsufficientFunds  = errors.New("insufficient funds for value + fee")
 	ErrPoolFull           = errors.New("transaction pool is full")
+	ErrAccountLimit       = errors.New("sender has too many pooled transactions")
+	ErrTxTooLarge         = errors.New("transaction larger than the largest valid one")
 )
 
-// Pool bounds.
-const (
-	maxPoolTxs   = 4096
-	maxPoolBytes = 128 << 20 // job programs may be megabytes each
-	maxNonceGap  = 64        // queued nonces per sender beyond the account's
-)
+// TxPoolConfig bounds the pool (docs/protocol.md §10b). Pending txs are
+// those executable on the head; queued ones wait on a nonce gap or funds.
+// There is no pending cap of its own: pending may use all the room that
+// queued txs, capped at MaxQueued, leave.
+type TxPoolConfig struct {
+	AccountPending int // executable txs per sender
+	AccountQueued  int // future txs per sender, and how far past its next executable nonce it may reach
+	MaxTxs         int // all pooled txs
+	MaxBytes       int // their RLP bytes
+	MaxQueued      int // queued txs
+	MaxQueuedBytes int
+	PriceBump      uint64        // percent a replacement must add to the fee it replaces
+	Lifetime       time.Duration // a queued tx older than this is dropped
+	EvictInterval  time.Duration // how often aged queued txs are looked for between heads
+	DropRecords    int           // dropped hashes remembered for Status
+	Now            func() time.Time
+}
 
-// TxPool holds valid transactions waiting for a block. It revalidates
-// against the head state on every head change and whenever Pending is asked;
-// after a reorg it takes back the transactions of the blocks that left the
-// canonical chain (those still valid on the new head).
+// DefaultTxPoolConfig holds a node's pool limits: 4096 txs of room beyond
+// the queued ones (four blocks of 1000), queued bounded by count and bytes.
+func DefaultTxPoolConfig() TxPoolConfig {
+	return TxPoolConfig{
+		AccountPending: 1024,
+		AccountQueued:  64,
+		MaxTxs:         5120,
+		MaxBytes:       160 << 20, // job programs may be 16 MiB each
+		MaxQueued:      1024,
+		MaxQueuedBytes: 32 << 20,
+		PriceBump:      10,
+		Lifetime:       time.Hour,
+		EvictInterval:  time.Minute,
+		DropRecords:    32768,
+		Now:            time.Now,
+	}
+}
+
+// TxPoolOption adjusts a pool's config (tests shrink the limits, set a clock).
+type TxPoolOption func(*TxPoolConfig)
+
+// TxPool holds valid transactions waiting for a block, split into pending
+// (executable on the head state: consecutive nonces from the account's,
+// affordable) and queued (a nonce gap, or not yet affordable). It follows
+// the head: mined txs leave, queued ones are promoted when their gap fills,
+// pending ones demoted when a reorg makes them unexecutable, and the txs of
+// abandoned blocks come back. Every tx it accepted and lets go without a
+// block is recorded as dropped with a reason (Status).
 type TxPool struct {
 	chain *Chain
 	log   *slog.Logger
+	cfg   TxPoolConfig
 
-	mu       sync.Mutex
-	all      map[common.Hash]*poolTx
-	bySender map[common.Address]map[uint64]*poolTx
-	bytes    int
-	seq      uint64
+	resetMu sync.Mutex // one reset at a time, each from the latest head
 
-	lastHead *types.Block // the head of the last reset (loop goroutine only)
+	mu          sync.Mutex
+	head        *types.Block // the head the pool is valid against
+	state       *State       // head's state
+	all         map[common.Hash]*poolTx
+	accounts    map[common.Address]*txAccount
+	bytes       int
+	nqueued     int
+	queuedBytes int
+	seq         uint64
+	dropped     *lru[common.Hash, DropRecord]
+	dropCounts  map[DropReason]int // since the last summary line
+	mined       int                // since the last summary line
+	promoted    int
+	demoted     int
 
 	unsub func()
 	quit  chan struct{}
@@ -53,30 +106,62 @@ type TxPool struct {
 }
 
 type poolTx struct {
-	tx   *types.Tx
-	hash common.Hash
-	from common.Address
-	seq  uint64 // arrival order: breaks fee ties
-	size int
+	tx      *types.Tx
+	hash    common.Hash
+	from    common.Address
+	nonce   uint64
+	fee     *uint256.Int
+	cost    *uint256.Int // value + fee
+	size    int          // RLP bytes
+	seq     uint64       // arrival order: breaks fee ties
+	added   time.Time
+	pending bool
 }
 
+// txAccount is one sender's pooled txs: txs[base .. base+npending) are
+// pending, the rest queued.
+type txAccount struct {
+	txs      map[uint64]*poolTx
+	base     uint64 // the state nonce at the last rebuild
+	npending int
+}
+
+func (a *txAccount) nqueued() int { return len(a.txs) - a.npending }
+
 // NewTxPool returns a pool fed by c's head changes. Call Close when done.
-func NewTxPool(c *Chain, log *slog.Logger) *TxPool {
+func NewTxPool(c *Chain, log *slog.Logger, opts ...TxPoolOption) *TxPool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg := DefaultTxPoolConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	head, st := c.headAndState()
 	p := &TxPool{
-		chain: c, log: log,
-		all:      make(map[common.Hash]*poolTx),
-		bySender: make(map[common.Address]map[uint64]*poolTx),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		chain: c, log: log, cfg: cfg,
+		head: head, state: st,
+		all:        make(map[common.Hash]*poolTx),
+		accounts:   make(map[common.Address]*txAccount),
+		dropped:    newLRU[common.Hash, DropRecord](max(cfg.DropRecords, 1)),
+		dropCounts: make(map[DropReason]int),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	heads := make(chan *types.Block, 16)
 	p.unsub = c.SubscribeHead(heads)
-	p.lastHead = c.CurrentBlock()
 	go p.loop(heads)
 	return p
+}
+
+// headAndState reads the head and its state as one snapshot.
+func (c *Chain) headAndState() (*types.Block, *State) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.head, c.headState
 }
 
 // Close stops following the chain.
@@ -88,106 +173,432 @@ func (p *TxPool) Close() {
 
 func (p *TxPool) loop(heads <-chan *types.Block) {
 	defer close(p.done)
+	evict := time.NewTicker(max(p.cfg.EvictInterval, time.Millisecond))
+	defer evict.Stop()
 	for {
 		select {
 		case <-heads:
 			p.reset()
+		case <-evict.C:
+			p.mu.Lock()
+			p.evictAged()
+			p.summary("Txpool evicted aged txs", false)
+			p.mu.Unlock()
 		case <-p.quit:
 			return
 		}
 	}
 }
 
-// Add validates tx against the head state and queues it.
+// Add validates tx against the head state and pools it, pending or queued.
 func (p *TxPool) Add(tx *types.Tx) error {
-	hash := tx.Hash()
+	p.reset()
+	enc, err := rlp.EncodeToBytes(tx)
+	if err != nil {
+		return fmt.Errorf("txpool: encode tx: %w", err)
+	}
+	hash := crypto.Keccak256Hash(enc) // = tx.Hash()
 	p.mu.Lock()
-	_, known := p.all[hash]
+	head, known := p.head, p.all[hash] != nil
 	p.mu.Unlock()
-	if known {
+	if known { // before the signature check: gossip repeats txs
 		return ErrKnownTx
 	}
-	from, err := p.validate(tx)
+	ptx, err := p.prepare(tx, enc, head)
 	if err != nil {
 		return err
 	}
-	size := len(tx.Program) + len(tx.Sig) + 128
-
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, known := p.all[hash]; known {
-		return ErrKnownTx
-	}
-	old := p.bySender[from][tx.Nonce]
-	if old != nil && !orZero(tx.Fee).Gt(orZero(old.tx.Fee)) {
-		return fmt.Errorf("%w: nonce %d has fee %s", ErrReplaceUnderpriced, tx.Nonce, old.tx.Fee)
-	}
-	free := 0
-	if old != nil {
-		free = old.size
-	}
-	if (old == nil && len(p.all) >= maxPoolTxs) || p.bytes-free+size > maxPoolBytes {
-		return ErrPoolFull
-	}
-	if old != nil {
-		p.remove(old)
-	}
-	p.seq++
-	ptx := &poolTx{tx: tx, hash: hash, from: from, seq: p.seq, size: size}
-	p.all[hash] = ptx
-	if p.bySender[from] == nil {
-		p.bySender[from] = make(map[uint64]*poolTx)
-	}
-	p.bySender[from][tx.Nonce] = ptx
-	p.bytes += size
-	p.log.Debug("tx pooled", "hash", hash, "from", from, "nonce", tx.Nonce, "replaced", old != nil)
-	return nil
+	return p.add(ptx)
 }
 
-// validate runs the stateless rules and the checks against the head state.
-func (p *TxPool) validate(tx *types.Tx) (common.Address, error) {
+// prepare runs the checks that need no account state on tx and its RLP
+// encoding enc (nil: encode it here): size, signature, chain id, kind, fee
+// floors and, for a job, its program at head's child.
+func (p *TxPool) prepare(tx *types.Tx, enc []byte, head *types.Block) (*poolTx, error) {
 	params := p.chain.Params()
+	if enc == nil {
+		var err error
+		if enc, err = rlp.EncodeToBytes(tx); err != nil {
+			return nil, fmt.Errorf("txpool: encode tx: %w", err)
+		}
+	}
+	if limit := params.MaxTxBytes(); uint64(len(enc)) > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the cap is %d", ErrTxTooLarge, len(enc), limit)
+	}
+	hash := crypto.Keccak256Hash(enc)
 	from, err := tx.Sender()
 	if err != nil {
-		return from, ruleErr(ErrBadSignature, err, "tx %s", tx.Hash())
+		return nil, ruleErr(ErrBadSignature, err, "tx %s", hash)
 	}
 	if tx.ChainID != params.ChainID {
-		return from, ruleErr(ErrBadChainID, nil, "chain id %d, this chain is %d", tx.ChainID, params.ChainID)
-	}
-	head := p.chain.CurrentBlock()
-	acc := p.chain.State().Account(from)
-	switch {
-	case tx.Nonce < acc.Nonce:
-		return from, fmt.Errorf("%w: nonce %d, account %s is at %d", ErrNonceTooLow, tx.Nonce, from, acc.Nonce)
-	case tx.Nonce > acc.Nonce+maxNonceGap:
-		return from, fmt.Errorf("%w: nonce %d, account %s is at %d", ErrNonceTooHigh, tx.Nonce, from, acc.Nonce)
+		return nil, ruleErr(ErrBadChainID, nil, "chain id %d, this chain is %d", tx.ChainID, params.ChainID)
 	}
 	fee := orZero(tx.Fee)
 	switch tx.Kind {
 	case types.TxTransfer:
 		if fee.Lt(params.MinTxFee) {
-			return from, fmt.Errorf("%w: fee %s, the floor is %s wei", ErrUnderpriced, fee, params.MinTxFee)
+			return nil, fmt.Errorf("%w: fee %s, the floor is %s wei", ErrUnderpriced, fee, params.MinTxFee)
 		}
 	case types.TxJob:
-		_, err := checkJobTx(params, head.Number()+1, p.chain.NextDifficulty(head.Header), tx)
-		if RuleCodeOf(err) == ErrFeeTooLow {
-			return from, fmt.Errorf("%w: %v", ErrUnderpriced, err)
-		}
-		if err != nil {
-			return from, err
+		if err := p.checkJob(tx, head); err != nil {
+			return nil, err
 		}
 	default:
-		return from, ruleErr(ErrBadTxKind, types.ErrTxKind, "kind %d", tx.Kind)
+		return nil, ruleErr(ErrBadTxKind, types.ErrTxKind, "kind %d", tx.Kind)
 	}
 	cost, overflow := new(uint256.Int).AddOverflow(orZero(tx.Value), fee)
-	if overflow || acc.Balance.Lt(cost) {
-		return from, fmt.Errorf("%w: account %s has %s wei, tx needs %s", ErrInsufficientFunds, from, acc.Balance, cost)
+	if overflow {
+		return nil, fmt.Errorf("%w: value + fee overflows", ErrInsufficientFunds)
 	}
-	return from, nil
+	return &poolTx{tx: tx, hash: hash, from: from, nonce: tx.Nonce, fee: fee, cost: cost, size: len(enc)}, nil
+}
+
+// checkJob applies the job rules of head's child; a fee below the base fee
+// is ErrUnderpriced.
+func (p *TxPool) checkJob(tx *types.Tx, head *types.Block) error {
+	_, err := checkJobTx(p.chain.Params(), head.Number()+1, p.chain.NextDifficulty(head.Header), tx)
+	if RuleCodeOf(err) == ErrFeeTooLow {
+		return fmt.Errorf("%w: %v", ErrUnderpriced, err)
+	}
+	return err
+}
+
+// add pools a prepared tx against the pool's head state (p.mu held).
+func (p *TxPool) add(ptx *poolTx) error {
+	if p.all[ptx.hash] != nil {
+		return ErrKnownTx
+	}
+	acc := p.state.Account(ptx.from)
+	a := p.accounts[ptx.from]
+	if a == nil {
+		a = &txAccount{txs: make(map[uint64]*poolTx), base: acc.Nonce}
+	}
+	next := acc.Nonce + uint64(a.npending) // first nonce that is not pending
+	switch {
+	case ptx.nonce < acc.Nonce:
+		return fmt.Errorf("%w: nonce %d, account %s is at %d", ErrNonceTooLow, ptx.nonce, ptx.from, acc.Nonce)
+	case ptx.nonce > next+uint64(p.cfg.AccountQueued):
+		return fmt.Errorf("%w: nonce %d, account %s is at %d with %d pending; the pool queues at most %d nonces past that",
+			ErrNonceTooHigh, ptx.nonce, ptx.from, acc.Nonce, a.npending, p.cfg.AccountQueued)
+	case acc.Balance.Lt(ptx.cost):
+		return fmt.Errorf("%w: account %s has %s wei, tx needs %s", ErrInsufficientFunds, ptx.from, acc.Balance, ptx.cost)
+	}
+	old := a.txs[ptx.nonce]
+	if old != nil {
+		if need := bumped(old.fee, p.cfg.PriceBump); ptx.fee.Lt(need) {
+			return fmt.Errorf("%w: nonce %d has fee %s, a replacement needs %s (+%d%%)", ErrReplaceUnderpriced, ptx.nonce, old.fee, need, p.cfg.PriceBump)
+		}
+	}
+	toPending := ptx.nonce < next || (ptx.nonce == next && a.npending < p.cfg.AccountPending)
+	switch {
+	case toPending:
+		// Executable only if the pending txs before it leave enough balance.
+		spent := new(uint256.Int)
+		for n := acc.Nonce; n < ptx.nonce; n++ {
+			spent.Add(spent, a.txs[n].cost)
+		}
+		if total, overflow := new(uint256.Int).AddOverflow(spent, ptx.cost); overflow || acc.Balance.Lt(total) {
+			return fmt.Errorf("%w: account %s has %s wei, its pooled txs before nonce %d spend %s and this one needs %s",
+				ErrInsufficientFunds, ptx.from, acc.Balance, ptx.nonce, spent, ptx.cost)
+		}
+	case ptx.nonce == next:
+		return fmt.Errorf("%w: %s has %d executable txs pooled; wait for a block", ErrAccountLimit, ptx.from, a.npending)
+	case old == nil && a.nqueued() >= p.cfg.AccountQueued:
+		return fmt.Errorf("%w: %s has %d future txs queued", ErrAccountLimit, ptx.from, a.nqueued())
+	}
+	victims, err := p.makeRoom(ptx, old, toPending)
+	if err != nil {
+		return err
+	}
+	for _, v := range victims {
+		p.drop(v, DropEvicted, "pool full: outbid by "+ptx.hash.Hex())
+	}
+	if old != nil {
+		p.drop(old, DropReplaced, "by "+ptx.hash.Hex())
+	}
+	p.seq++
+	ptx.seq, ptx.added = p.seq, p.cfg.Now()
+	if p.accounts[ptx.from] == nil {
+		p.accounts[ptx.from] = a
+	}
+	a.txs[ptx.nonce] = ptx
+	p.all[ptx.hash] = ptx
+	p.bytes += ptx.size
+	p.nqueued++ // rebuild moves it to pending if it is executable
+	p.queuedBytes += ptx.size
+	p.rebuild(ptx.from)
+	p.enforceCaps()
+	p.dropped.remove(ptx.hash)
+	p.log.Debug("Pooled tx", "hash", ptx.hash, "from", ptx.from, "nonce", ptx.nonce, "pending", ptx.pending, "replaced", old != nil)
+	return nil
+}
+
+// bumped is fee raised by pct percent, and by at least 1 wei.
+func bumped(fee *uint256.Int, pct uint64) *uint256.Int {
+	inc := new(uint256.Int).Mul(fee, uint256.NewInt(pct))
+	inc.Div(inc, uint256.NewInt(100))
+	if inc.IsZero() {
+		inc.SetOne()
+	}
+	return inc.Add(inc, fee)
+}
+
+// cheaper reports whether a pays less than b per byte: the pool's scarce
+// resource is memory and a block's is bytes as well as slots, so a 16 MiB
+// job must pay for its size to push out small transfers. The products
+// cannot overflow: a fee is at most a balance, far below 2^200.
+func cheaper(a, b *poolTx) bool {
+	var x, y uint256.Int
+	x.Mul(a.fee, uint256.NewInt(uint64(b.size)))
+	y.Mul(b.fee, uint256.NewInt(uint64(a.size)))
+	return x.Lt(&y)
+}
+
+// cheapestFirst orders eviction candidates: least fee per byte, then the
+// latest arrival.
+func cheapestFirst(a, b *poolTx) int {
+	switch {
+	case cheaper(a, b):
+		return -1
+	case cheaper(b, a):
+		return 1
+	}
+	return cmp.Compare(b.seq, a.seq)
+}
+
+// makeRoom picks the txs to evict so that ptx (replacing old, if any) fits
+// the caps: queued txs of other senders first, then, for an executable tx,
+// the last pending tx of another sender. A victim must pay strictly less
+// per byte than ptx; if that is not enough, nothing is evicted.
+func (p *TxPool) makeRoom(ptx, old *poolTx, toPending bool) ([]*poolTx, error) {
+	count, bytes := len(p.all)+1, p.bytes+ptx.size
+	qcount, qbytes := p.nqueued, p.queuedBytes
+	if !toPending {
+		qcount, qbytes = qcount+1, qbytes+ptx.size
+	}
+	if old != nil {
+		count, bytes = count-1, bytes-old.size
+		if !old.pending {
+			qcount, qbytes = qcount-1, qbytes-old.size
+		}
+	}
+	over := func() bool {
+		return count > p.cfg.MaxTxs || bytes > p.cfg.MaxBytes ||
+			(!toPending && (qcount > p.cfg.MaxQueued || qbytes > p.cfg.MaxQueuedBytes))
+	}
+	if !over() {
+		return nil, nil
+	}
+	full := func() error {
+		if !toPending {
+			return fmt.Errorf("%w: %d txs (%d queued, %d MiB); a future tx must pay more per byte than the cheapest queued one",
+				ErrPoolFull, len(p.all), p.nqueued, p.bytes>>20)
+		}
+		return fmt.Errorf("%w: %d txs (%d MiB); an executable tx must pay more per byte than the cheapest one pooled",
+			ErrPoolFull, len(p.all), p.bytes>>20)
+	}
+	var victims []*poolTx
+	// Queued txs of others, cheapest first. A quick scan turns away a tx
+	// that outbids none without sorting.
+	var queued []*poolTx
+	for from, a := range p.accounts {
+		if from == ptx.from || a.nqueued() == 0 {
+			continue
+		}
+		for _, t := range a.txs {
+			if !t.pending && cheaper(t, ptx) {
+				queued = append(queued, t)
+			}
+		}
+	}
+	slices.SortFunc(queued, cheapestFirst)
+	for _, v := range queued {
+		if !over() {
+			break
+		}
+		victims = append(victims, v)
+		count, bytes, qcount, qbytes = count-1, bytes-v.size, qcount-1, qbytes-v.size
+	}
+	if over() && toPending {
+		tails := p.pendingTails(ptx.from)
+		for over() {
+			v := tails.next()
+			if v == nil || !cheaper(v, ptx) {
+				break
+			}
+			victims = append(victims, v)
+			count, bytes = count-1, bytes-v.size
+		}
+	}
+	if over() {
+		return nil, full()
+	}
+	return victims, nil
+}
+
+// tailCursors walks the pending txs that can go without making another
+// pending tx unexecutable: each sender's highest pending nonce, then the one
+// below it.
+type tailCursors struct {
+	p    *TxPool
+	accs []*txAccount
+	tops []uint64 // per account: one past the current tail nonce
+}
+
+func (p *TxPool) pendingTails(except common.Address) *tailCursors {
+	c := &tailCursors{p: p}
+	for from, a := range p.accounts {
+		if from != except && a.npending > 0 {
+			c.accs = append(c.accs, a)
+			c.tops = append(c.tops, a.base+uint64(a.npending))
+		}
+	}
+	return c
+}
+
+// next returns the cheapest current tail and moves past it; nil when none
+// is left.
+func (c *tailCursors) next() *poolTx {
+	best := -1
+	for i, a := range c.accs {
+		if c.tops[i] == a.base {
+			continue
+		}
+		if best < 0 || cheapestFirst(a.txs[c.tops[i]-1], c.accs[best].txs[c.tops[best]-1]) < 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	c.tops[best]--
+	return c.accs[best].txs[c.tops[best]]
+}
+
+// rebuild marks from's txs pending or queued against the pool's state:
+// pending is the run of consecutive nonces from the state nonce that the
+// balance covers, at most AccountPending long. Queued txs past the
+// per-sender cap are dropped, highest nonce first (p.mu held). It returns
+// how many txs moved from queued to pending and back.
+func (p *TxPool) rebuild(from common.Address) (promoted, demoted int) {
+	a := p.accounts[from]
+	if a == nil {
+		return 0, 0
+	}
+	acc := p.state.Account(from)
+	bal := new(uint256.Int).Set(acc.Balance)
+	a.base = acc.Nonce
+	run := 0
+	for n := acc.Nonce; run < p.cfg.AccountPending; n++ {
+		t := a.txs[n]
+		if t == nil || bal.Lt(t.cost) {
+			break
+		}
+		bal.Sub(bal, t.cost)
+		run++
+	}
+	a.npending = run
+	var queued []*poolTx
+	for n, t := range a.txs {
+		pending := n >= acc.Nonce && n < acc.Nonce+uint64(run)
+		if pending != t.pending {
+			t.pending = pending
+			if pending {
+				p.nqueued, p.queuedBytes = p.nqueued-1, p.queuedBytes-t.size
+				promoted++
+			} else {
+				p.nqueued, p.queuedBytes = p.nqueued+1, p.queuedBytes+t.size
+				demoted++
+			}
+		}
+		if !pending {
+			queued = append(queued, t)
+		}
+	}
+	if len(queued) > p.cfg.AccountQueued {
+		slices.SortFunc(queued, func(x, y *poolTx) int { return cmp.Compare(y.nonce, x.nonce) })
+		for _, t := range queued[:len(queued)-p.cfg.AccountQueued] {
+			p.drop(t, DropEvicted, fmt.Sprintf("sender over its %d queued txs", p.cfg.AccountQueued))
+		}
+	}
+	return promoted, demoted
+}
+
+// enforceCaps evicts until the pool is within its caps, cheapest first:
+// queued txs over the queued cap, then, over the total cap, queued txs and
+// then the last pending txs of senders (p.mu held). Add never overfills the
+// pool; a reorg that brings txs back or a demotion can.
+func (p *TxPool) enforceCaps() {
+	queuedOver := func() bool { return p.nqueued > p.cfg.MaxQueued || p.queuedBytes > p.cfg.MaxQueuedBytes }
+	totalOver := func() bool { return len(p.all) > p.cfg.MaxTxs || p.bytes > p.cfg.MaxBytes }
+	if !queuedOver() && !totalOver() {
+		return
+	}
+	var queued []*poolTx
+	for _, a := range p.accounts {
+		for _, t := range a.txs {
+			if !t.pending {
+				queued = append(queued, t)
+			}
+		}
+	}
+	slices.SortFunc(queued, cheapestFirst)
+	for _, t := range queued {
+		if !queuedOver() && !totalOver() {
+			break
+		}
+		p.drop(t, DropEvicted, "pool over its queued cap")
+	}
+	for totalOver() {
+		t := p.pendingTails(common.Address{}).next()
+		if t == nil {
+			break
+		}
+		p.drop(t, DropEvicted, "pool over its cap")
+		p.rebuild(t.from)
+	}
+}
+
+// evictAged drops queued txs older than the lifetime (p.mu held).
+func (p *TxPool) evictAged() {
+	if p.cfg.Lifetime <= 0 {
+		return
+	}
+	now := p.cfg.Now()
+	var old []*poolTx
+	for _, a := range p.accounts {
+		for _, t := range a.txs {
+			if !t.pending && now.Sub(t.added) > p.cfg.Lifetime {
+				old = append(old, t)
+			}
+		}
+	}
+	for _, t := range old {
+		p.drop(t, DropExpired, fmt.Sprintf("queued for more than %s", p.cfg.Lifetime))
+	}
+}
+
+// remove takes ptx out of the pool's indexes (p.mu held).
+func (p *TxPool) remove(ptx *poolTx) {
+	delete(p.all, ptx.hash)
+	a := p.accounts[ptx.from]
+	delete(a.txs, ptx.nonce)
+	if len(a.txs) == 0 {
+		delete(p.accounts, ptx.from)
+	}
+	p.bytes -= ptx.size
+	if ptx.pending {
+		a.npending-- // the caller rebuilds the account if it was not the tail
+	} else {
+		p.nqueued, p.queuedBytes = p.nqueued-1, p.queuedBytes-ptx.size
+	}
 }
 
 // Get returns a pooled transaction by hash, or nil.
 func (p *TxPool) Get(h common.Hash) *types.Tx {
+	p.reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if ptx := p.all[h]; ptx != nil {
@@ -198,19 +609,31 @@ func (p *TxPool) Get(h common.Hash) *types.Tx {
 
 // Len is the number of pooled transactions, executable or not.
 func (p *TxPool) Len() int {
+	p.reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.all)
 }
 
+// Counts returns the numbers of pending and queued transactions.
+func (p *TxPool) Counts() (pending, queued int) {
+	p.reset()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.all) - p.nqueued, p.nqueued
+}
+
 // PendingNonce is the nonce a sender's next transaction should use: the
 // state nonce plus its consecutive pooled transactions.
 func (p *TxPool) PendingNonce(a common.Address) uint64 {
-	n := p.chain.State().Account(a).Nonce
+	p.reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.bySender[a][n] != nil {
-		n++
+	n := p.state.Account(a).Nonce
+	if acc := p.accounts[a]; acc != nil {
+		for acc.txs[n] != nil {
+			n++
+		}
 	}
 	return n
 }
@@ -220,29 +643,25 @@ func (p *TxPool) PendingNonce(a common.Address) uint64 {
 // covers them; across senders, highest fee first (arrival order on ties),
 // never breaking a sender's nonce order.
 func (p *TxPool) Pending() []*types.Tx {
-	st := p.chain.State()
+	p.reset()
 	p.mu.Lock()
 	var q senderQueue
-	for from, txs := range p.bySender {
-		acc := st.Account(from)
-		bal := acc.Balance
-		var run []*poolTx
-		for n := acc.Nonce; txs[n] != nil; n++ {
-			cost, overflow := new(uint256.Int).AddOverflow(orZero(txs[n].tx.Value), orZero(txs[n].tx.Fee))
-			if overflow || bal.Lt(cost) {
-				break
-			}
-			bal = new(uint256.Int).Sub(bal, cost)
-			run = append(run, txs[n])
+	total := 0
+	for _, a := range p.accounts {
+		if a.npending == 0 {
+			continue
 		}
-		if len(run) > 0 {
-			q = append(q, run)
+		run := make([]*poolTx, a.npending)
+		for i := range run {
+			run[i] = a.txs[a.base+uint64(i)]
 		}
+		q = append(q, run)
+		total += len(run)
 	}
 	p.mu.Unlock()
 
 	heap.Init(&q)
-	var out []*types.Tx
+	out := make([]*types.Tx, 0, total)
 	for q.Len() > 0 {
 		run := q[0]
 		out = append(out, run[0].tx)
@@ -256,37 +675,49 @@ func (p *TxPool) Pending() []*types.Tx {
 	return out
 }
 
-// reset follows the head: after a reorg it re-adds the transactions of the
-// abandoned branch, then drops those the head state has made stale (used
-// nonces, which covers every tx the new branch included, and jobs whose
-// expiry has come).
+// reset follows the chain's head if it moved: mined txs leave, txs whose
+// nonce another tx used or that are no longer valid are dropped, after a
+// reorg the abandoned blocks' txs come back, and each sender's txs are
+// sorted again into pending and queued.
 func (p *TxPool) reset() {
-	head := p.chain.CurrentBlock()
-	if old := p.lastHead; old != nil && old.Hash() != head.Hash() {
-		if h, ok := p.chain.CanonicalHash(old.Number()); !ok || h != old.Hash() {
-			p.reinject(old, head)
-		}
-	}
-	p.lastHead = head
-
-	st, head := p.chain.State(), p.chain.CurrentBlock()
+	p.resetMu.Lock()
+	defer p.resetMu.Unlock()
+	head, st := p.chain.headAndState()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var drop []*poolTx
-	for from, txs := range p.bySender {
-		nonce := st.Account(from).Nonce
-		for n, ptx := range txs {
-			if n < nonce || (ptx.tx.Kind == types.TxJob && ptx.tx.Expiry <= head.Number()+1) {
-				drop = append(drop, ptx)
+	old := p.head
+	if old.Hash() == head.Hash() {
+		return
+	}
+	p.head, p.state = head, st
+	for from, a := range p.accounts {
+		acc := st.Account(from)
+		for n, t := range a.txs {
+			switch {
+			case n < acc.Nonce:
+				if p.chain.hasTxLookup(t.hash) {
+					p.remove(t)
+					p.mined++
+				} else {
+					p.drop(t, DropNonceUsed, fmt.Sprintf("the chain holds another tx with nonce %d", n))
+				}
+			case acc.Balance.Lt(t.cost):
+				p.drop(t, DropInsufficientFunds, fmt.Sprintf("balance %s wei, tx needs %s", acc.Balance, t.cost))
+			case t.tx.Kind == types.TxJob:
+				if err := p.checkJob(t.tx, head); err != nil {
+					p.drop(t, DropInvalid, err.Error())
+				}
 			}
 		}
+		pr, de := p.rebuild(from)
+		p.promoted, p.demoted = p.promoted+pr, p.demoted+de
 	}
-	for _, ptx := range drop {
-		p.remove(ptx)
+	if h, ok := p.chain.CanonicalHash(old.Number()); !ok || h != old.Hash() {
+		p.reinject(old, head)
 	}
-	if len(drop) > 0 {
-		p.log.Debug("txpool reset", "head", head.Number(), "dropped", len(drop), "left", len(p.all))
-	}
+	p.evictAged()
+	p.enforceCaps()
+	p.summary("Txpool reset", true)
 }
 
 // maxReorgWalk bounds the blocks reinject reads on each branch; a fork
@@ -295,14 +726,14 @@ const maxReorgWalk = stateRetention + 1
 
 // reinject finds the fork point of oldHead's branch (no longer canonical)
 // and newHead's, and adds back the old branch's transactions, oldest block
-// first. Add checks each against the new head state, so txs the new branch
-// included (their nonce is used), unaffordable ones and expired jobs stay out.
+// first. Those the new branch carries count as mined; the others that the
+// pool refuses are recorded as dropped (p.mu held).
 func (p *TxPool) reinject(oldHead, newHead *types.Block) {
 	var abandoned []*types.Block // newest first
 	o, n := oldHead, newHead
 	for steps := 0; o.Hash() != n.Hash(); steps++ {
 		if steps > 2*maxReorgWalk {
-			p.log.Warn("txpool: fork point of a reorg not found; the old branch's txs are not re-added",
+			p.log.Warn("Txpool: fork point of a reorg not found; the old branch's txs are not re-added",
 				"oldHead", oldHead.Number(), "newHead", newHead.Number())
 			return
 		}
@@ -316,7 +747,7 @@ func (p *TxPool) reinject(oldHead, newHead *types.Block) {
 			n = next
 		}
 		if next == nil {
-			p.log.Warn("txpool: reorg walk met a missing block; the old branch's txs are not re-added",
+			p.log.Warn("Txpool: reorg walk met a missing block; the old branch's txs are not re-added",
 				"oldHead", oldHead.Number(), "newHead", newHead.Number())
 			return
 		}
@@ -325,26 +756,34 @@ func (p *TxPool) reinject(oldHead, newHead *types.Block) {
 	for i := len(abandoned) - 1; i >= 0; i-- {
 		for _, tx := range abandoned[i].Txs {
 			total++
-			if err := p.Add(tx); err != nil {
-				p.log.Debug("txpool: tx of an abandoned block not re-added", "hash", tx.Hash(), "err", err)
+			h := tx.Hash()
+			if p.all[h] != nil || p.chain.hasTxLookup(h) {
+				continue
+			}
+			ptx, err := p.prepare(tx, nil, newHead)
+			if err == nil {
+				err = p.add(ptx)
+			}
+			if err != nil {
+				reason := DropReorg
+				if errors.Is(err, ErrNonceTooLow) {
+					reason = DropNonceUsed
+				}
+				p.record(h, reason, "its block left the canonical chain: "+err.Error())
 				continue
 			}
 			readded++
 		}
 	}
 	if total > 0 {
-		p.log.Info("txpool: re-added txs of abandoned blocks", "oldHead", oldHead.Number(), "newHead", newHead.Number(),
+		p.log.Info("Txpool: re-added txs of abandoned blocks", "oldHead", oldHead.Number(), "newHead", newHead.Number(),
 			"forkPoint", o.Number(), "readded", readded, "abandoned", total)
 	}
 }
 
-func (p *TxPool) remove(ptx *poolTx) {
-	delete(p.all, ptx.hash)
-	delete(p.bySender[ptx.from], ptx.tx.Nonce)
-	if len(p.bySender[ptx.from]) == 0 {
-		delete(p.bySender, ptx.from)
-	}
-	p.bytes -= ptx.size
+// hasTxLookup reports whether the canonical chain holds tx h.
+func (c *Chain) hasTxLookup(h common.Hash) bool {
+	return c.view(func(txn *badger.Txn) error { _, err := readTxLookup(txn, h); return err }) == nil
 }
 
 // senderQueue is a max-heap of per-sender runs keyed by each run's first tx.
@@ -352,7 +791,7 @@ type senderQueue [][]*poolTx
 
 func (q senderQueue) Len() int { return len(q) }
 func (q senderQueue) Less(i, j int) bool {
-	if c := orZero(q[i][0].tx.Fee).Cmp(orZero(q[j][0].tx.Fee)); c != 0 {
+	if c := q[i][0].fee.Cmp(q[j][0].fee); c != 0 {
 		return c > 0
 	}
 	return q[i][0].seq < q[j][0].seq

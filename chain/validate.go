@@ -55,8 +55,13 @@ func medianTime(p *types.Params, hr headerReader, parent *types.Header) uint64 {
 	return times[len(times)/2]
 }
 
-// verifyBody checks the caps and that the header commits to the body.
+// verifyBody checks the caps and that the header commits to the body. The
+// byte cap comes first: it is what gossip and sync can carry, and the roots
+// below hash every byte.
 func verifyBody(p *types.Params, b *types.Block) error {
+	if size := b.EncodedSize(); size > p.MaxBlockBytes {
+		return ruleErr(ErrBlockTooLarge, nil, "block is %d bytes, over the %d-byte cap", size, p.MaxBlockBytes)
+	}
 	if n := len(b.Txs); uint64(n) > uint64(p.MaxBlockTxs) {
 		return ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
 	}

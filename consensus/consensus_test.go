@@ -23,7 +23,9 @@ func testParams() *types.Params {
 		InitialDifficulty: 1 << 20, MinDifficulty: 1 << 10, RetargetDivisor: 8,
 		TileSize: 8, ChunkSize: 8, SyntheticChunkSize: 8, NoiseRank: 8, SyntheticDim: 32,
 		Subsidy: uint256.NewInt(10), MinTxFee: uint256.NewInt(1), BaseFeeFactor: 1,
-		MaxJobInputBytes: 1 << 20, MaxBlockTxs: 100, MaxBlockResults: 4,
+		MaxJobInputBytes: 1 << 20, MaxJobResultBytes: 1 << 20, MaxJobWork: 1 << 30, MaxJobMemoryBytes: 256 << 20,
+		MaxJobLifetime: 100, JobByteFee: uint256.NewInt(0), MaxBlockBytes: 4 << 20,
+		MaxBlockTxs: 100, MaxBlockResults: 4,
 		FreivaldsRounds: 2, MaxFutureMs: 15000, MedianTimeSpan: 11,
 	}
 }
@@ -242,12 +244,20 @@ func TestCalcDifficulty(t *testing.T) {
 
 func TestJobBaseFee(t *testing.T) {
 	p := testParams() // subsidy 10 wei
-	if got := JobBaseFee(p, 1000, 500); got.Uint64() != 5 {
+	if got := JobBaseFee(p, 1000, 500, 64); got.Uint64() != 5 {
 		t.Fatalf("base fee %s, want subsidy·W/D = 5", got)
 	}
 	p.BaseFeeFactor = 3
-	if got := JobBaseFee(p, 1000, 500); got.Uint64() != 15 {
+	if got := JobBaseFee(p, 1000, 500, 64); got.Uint64() != 15 {
 		t.Fatalf("base fee with factor 3: %s", got)
+	}
+	// The byte part: jobByteFee per byte of program and result.
+	p.JobByteFee = uint256.NewInt(2)
+	if got := JobBaseFee(p, 1000, 500, 64); got.Uint64() != 15+128 {
+		t.Fatalf("base fee with 64 bytes at 2 wei: %s, want 143", got)
+	}
+	if got := JobBytes(100, 3, 5); got != 160 {
+		t.Fatalf("JobBytes = %d, want program 100 + result 60", got)
 	}
 }
 

@@ -2,12 +2,14 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain"
@@ -19,9 +21,18 @@ import (
 // ...) and answer shapes (api_types.go) are a contract with users.
 type API struct {
 	n *Node
+	// blocks holds recent answers of getBlockByNumber by block hash: a block
+	// and its total difficulty never change, and building the answer hashes
+	// every tx and result (megabytes for job blocks) and recovers senders.
+	blocks *lru.Cache[common.Hash, *RPCBlock]
 }
 
-func newAPI(n *Node) *API { return &API{n: n} }
+// rpcBlockCacheSize answers are kept; a 1000-tx answer is about 250 KB.
+const rpcBlockCacheSize = 64
+
+func newAPI(n *Node) *API {
+	return &API{n: n, blocks: lru.NewCache[common.Hash, *RPCBlock](rpcBlockCacheSize)}
+}
 
 // BlockNumber is a block argument: a number (JSON number, decimal or 0x hex
 // string) or one of the tags "latest", "pending" (both the head) and
@@ -31,31 +42,68 @@ type BlockNumber struct {
 	Latest bool
 }
 
-// UnmarshalJSON accepts 12, "12", "0xc", "latest", "pending", "earliest".
+// UnmarshalJSON accepts 12, "12", "0xc", "latest", "pending", "earliest" (and
+// null for the head). Numbers are strict: no sign, no fraction or exponent,
+// no leading zeros, no octal, binary or underscore forms (ParseUint with base
+// 0 read "012" as block 10); hex follows Ethereum's quantity rules.
 func (b *BlockNumber) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
+	if len(data) == 0 || data[0] != '"' {
+		if string(data) == "null" {
+			*b = BlockNumber{Latest: true}
+			return nil
+		}
 		var n uint64
 		if err := json.Unmarshal(data, &n); err != nil {
-			return fmt.Errorf("block number must be a number or \"latest\", got %s", data)
+			return fmt.Errorf("invalid block number %s: %s", data, blockNumberForms)
 		}
 		*b = BlockNumber{Number: n}
 		return nil
 	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("invalid block number %s: %s", data, blockNumberForms)
+	}
 	switch strings.ToLower(s) {
-	case "latest", "pending", "":
+	case "latest", "pending":
 		*b = BlockNumber{Latest: true}
 		return nil
 	case "earliest":
 		*b = BlockNumber{}
 		return nil
 	}
-	n, err := strconv.ParseUint(s, 0, 64)
+	n, err := parseBlockQuantity(s)
 	if err != nil {
-		return fmt.Errorf("block number must be a number or \"latest\", got %q", s)
+		return fmt.Errorf("invalid block number %q: %v; %s", s, err, blockNumberForms)
 	}
 	*b = BlockNumber{Number: n}
 	return nil
+}
+
+const blockNumberForms = `want a JSON number (12), a decimal string ("12"), a 0x-hex quantity ("0xc") or "latest", "pending", "earliest"`
+
+// parseBlockQuantity reads "0x…" as an Ethereum quantity (hex digits of
+// either case, no leading zeros but "0x0") and anything else as plain
+// decimal digits without a leading zero.
+func parseBlockQuantity(s string) (uint64, error) {
+	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		return hexutil.DecodeUint64(s)
+	}
+	if s == "" {
+		return 0, errors.New("empty string")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("%q is not a decimal digit", r)
+		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, errors.New("leading zero (octal is not accepted)")
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, errors.New("above 2^64-1")
+	}
+	return n, nil
 }
 
 // BlockNumber is the head's number.
@@ -68,27 +116,45 @@ func (api *API) ChainId() uint64 { return api.n.chain.Params().ChainID }
 // "latest"), null when there is none.
 func (api *API) GetBlockByNumber(number BlockNumber) *RPCBlock {
 	c := api.n.chain
-	var b *types.Block
+	var (
+		b    *types.Block
+		hash common.Hash
+	)
 	if number.Latest {
 		b = c.CurrentBlock()
+		hash = b.Hash()
 	} else {
-		b = c.GetBlockByNumber(number.Number)
+		var ok bool
+		if hash, ok = c.CanonicalHash(number.Number); !ok {
+			return nil
+		}
+	}
+	if out, ok := api.blocks.Get(hash); ok {
+		return out
 	}
 	if b == nil {
-		return nil
+		if b = c.GetBlockByHash(hash); b == nil {
+			return nil
+		}
 	}
-	return api.rpcBlock(b)
+	t := c.TD(hash)
+	out := rpcBlock(b, hash, t)
+	if t != nil { // a block is stored with its TD; not yet, it is not cached
+		api.blocks.Add(hash, out)
+	}
+	return out
 }
 
-func (api *API) rpcBlock(b *types.Block) *RPCBlock {
+// rpcBlock is b's answer; td nil reads as "0". Callers share it: read only.
+func rpcBlock(b *types.Block, hash common.Hash, t *uint256.Int) *RPCBlock {
 	h := b.Header
 	td := "0"
-	if t := api.n.chain.TD(b.Hash()); t != nil {
+	if t != nil {
 		td = t.Dec()
 	}
 	out := &RPCBlock{
 		RPCHeader: RPCHeader{
-			Hash: b.Hash(), ParentHash: h.ParentHash, Number: h.Number, Time: h.Time,
+			Hash: hash, ParentHash: h.ParentHash, Number: h.Number, Time: h.Time,
 			Coinbase: h.Coinbase, Difficulty: h.Difficulty, TotalDiff: td,
 			StateRoot: h.StateRoot, TxRoot: h.TxRoot, ResultRoot: h.ResultRoot,
 			Seal: RPCSeal{
@@ -247,10 +313,17 @@ func (api *API) MinerRewards(addr common.Address) RPCRewards {
 	return RPCRewards{Address: addr, Total: dec(api.n.chain.State().MinerReward(addr))}
 }
 
-// JobBaseFee is the least fee (wei, decimal) a job of work MACs must carry to
-// be worth mining in the next block: consensus.JobBaseFee at its difficulty.
-func (api *API) JobBaseFee(work uint64) string {
-	return consensus.JobBaseFee(api.n.chain.Params(), api.n.nextDifficulty(), work).Dec()
+// JobBaseFee is the least fee (wei, decimal) a job of work MACs taking bytes
+// of block space (program plus result, consensus.JobBytes) must carry to be
+// worth mining in the next block: consensus.JobBaseFee at its difficulty.
+// bytes is optional (old callers send work alone): without it the answer is
+// the work part only, and the job still owes jobByteFee per byte.
+func (api *API) JobBaseFee(work uint64, bytes *uint64) string {
+	var b uint64
+	if bytes != nil {
+		b = *bytes
+	}
+	return consensus.JobBaseFee(api.n.chain.Params(), api.n.nextDifficulty(), work, b).Dec()
 }
 
 // nextDifficulty is the difficulty of the head's child.

@@ -16,6 +16,7 @@ import (
 // Defaults of the node's configuration.
 const (
 	DefaultRPCAddr   = "127.0.0.1:8545"
+	DefaultRPCVHosts = "localhost" // comma list, as --rpc.vhosts takes it
 	DefaultP2PListen = "/ip4/0.0.0.0/tcp/30333"
 	DefaultLogLevel  = "info"
 )
@@ -37,12 +38,21 @@ type Config struct {
 	LogLevel     string // debug | info | warn | error
 	Compute      string // --compute: auto | cpu | cuda (see selectBackend)
 
+	// RPCVHosts are the host names a request's Host header may carry ("*":
+	// any; IP addresses always pass); RPCCorsDomains the web origins allowed
+	// to call the node from a browser ("*": any; none by default).
+	RPCVHosts      []string
+	RPCCorsDomains []string
+
 	// Genesis, when set, replaces the dev genesis (tests use a cheaper one);
 	// it is not reachable from the command line.
 	Genesis *chain.Genesis
 	// Backend, when set, is the compute backend for mining and seal checks
 	// and Compute is ignored (tests pin one); when nil, Compute picks it.
 	Backend compute.Backend
+	// RPCLimits bound the RPC server (timeouts, connections, body and batch
+	// sizes); not reachable from the command line, tests shorten them.
+	RPCLimits RPCLimits
 }
 
 // DefaultConfig returns the defaults; DataDir is ~/.quern.
@@ -50,6 +60,8 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir:   DefaultDataDir(),
 		RPCAddr:   DefaultRPCAddr,
+		RPCVHosts: strings.Split(DefaultRPCVHosts, ","),
+		RPCLimits: DefaultRPCLimits(),
 		P2PListen: []string{DefaultP2PListen},
 		LogLevel:  DefaultLogLevel,
 		Compute:   DefaultCompute,
@@ -96,6 +108,16 @@ func (cfg *Config) check() (common.Address, error) {
 	}
 	if len(cfg.P2PListen) == 0 {
 		cfg.P2PListen = []string{DefaultP2PListen}
+	}
+	for _, h := range cfg.RPCVHosts {
+		if h == "" || strings.ContainsAny(h, "/:") {
+			return common.Address{}, fmt.Errorf("--rpc.vhosts entry %q: give a host name without scheme or port (localhost, node.example.org) or * for any", h)
+		}
+	}
+	for _, o := range cfg.RPCCorsDomains {
+		if o != "*" && !strings.Contains(o, "://") {
+			return common.Address{}, fmt.Errorf("--rpc.corsdomain entry %q: give a web origin with its scheme (https://app.example.org) or * for any", o)
+		}
 	}
 	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
 		return common.Address{}, err

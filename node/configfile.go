@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -22,7 +23,9 @@ type fileConfig struct {
 		Address *string `toml:"address"`
 	} `toml:"miner"`
 	RPC struct {
-		Addr *string `toml:"addr"`
+		Addr       *string  `toml:"addr"`
+		VHosts     []string `toml:"vhosts"`
+		CorsDomain []string `toml:"corsdomain"`
 	} `toml:"rpc"`
 	P2P struct {
 		Listen    []string `toml:"listen"`
@@ -58,6 +61,17 @@ func ApplyConfigFile(path string, cfg *Config) error {
 		}
 		return fmt.Errorf("config file %s: unknown key(s) %s", path, strings.Join(keys, ", "))
 	}
+	// toml matches keys to fields regardless of case; we do not, so that
+	// "Mine" and "mine" can never both set one setting.
+	var miscased []string
+	for _, k := range md.Keys() {
+		if !fileKeys[k.String()] {
+			miscased = append(miscased, k.String())
+		}
+	}
+	if len(miscased) > 0 {
+		return fmt.Errorf("config file %s: unknown key(s) %s (keys are the flag names, in lower case)", path, strings.Join(miscased, ", "))
+	}
 	set(&cfg.DataDir, f.DataDir)
 	set(&cfg.Dev, f.Dev)
 	set(&cfg.GenesisFile, f.Genesis)
@@ -73,8 +87,33 @@ func ApplyConfigFile(path string, cfg *Config) error {
 	if f.P2P.Bootnodes != nil {
 		cfg.Bootnodes = f.P2P.Bootnodes
 	}
+	if f.RPC.VHosts != nil {
+		cfg.RPCVHosts = f.RPC.VHosts
+	}
+	if f.RPC.CorsDomain != nil {
+		cfg.RPCCorsDomains = f.RPC.CorsDomain
+	}
 	return nil
 }
+
+// fileKeys is every key and table a config file may name, spelled exactly
+// as fileConfig's tags spell them.
+var fileKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			keys[prefix+name] = true
+			if f.Type.Kind() == reflect.Struct {
+				walk(prefix+name+".", f.Type)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(fileConfig{}))
+	return keys
+}()
 
 func set[T any](dst *T, v *T) {
 	if v != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
+	"github.com/quern-chain/quern/consensus"
 	"github.com/quern-chain/quern/vm"
 )
 
@@ -42,7 +43,7 @@ func TestJobComputedByMiner(t *testing.T) {
 		t.Fatal(err)
 	}
 	var baseFee string
-	m.call(&baseFee, "jobBaseFee", prog.Work())
+	m.call(&baseFee, "jobBaseFee", prog.Work(), consensus.JobBytes(len(code), prog.Inputs[0].Rows, prog.Inputs[1].Cols))
 	// Twice the base fee: the difficulty may drift down before it lands.
 	fee := new(uint256.Int).Mul(uint256.MustFromDecimal(baseFee), uint256.NewInt(2))
 	fee.Add(fee, p.MinTxFee)
@@ -138,7 +139,7 @@ func TestJobPendingAndExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	var baseFee string
-	v.call(&baseFee, "jobBaseFee", prog.Work())
+	v.call(&baseFee, "jobBaseFee", prog.Work(), consensus.JobBytes(len(code), prog.Inputs[0].Rows, prog.Inputs[1].Cols))
 	fee := new(uint256.Int).Mul(uint256.MustFromDecimal(baseFee), uint256.NewInt(2))
 	tx := &types.Tx{ChainID: p.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: 3, Program: code}
 	if err := tx.Sign(chain.DevKey()); err != nil {
@@ -170,8 +171,10 @@ func TestJobPendingAndExpired(t *testing.T) {
 	if err := v.tryCall(&res, "getJobResult", id); err == nil || err.Error() != wantExpired {
 		t.Fatalf("getJobResult of an expired job: %v, want %q", err, wantExpired)
 	}
-	// The escrow came back: the dev account paid nothing for the job.
+	// The escrow came back, less the program's block space (burned when
+	// the job tx landed): that is all the dev account paid for the job.
 	want := new(uint256.Int).Mul(uint256.NewInt(1_000_000), types.QRN)
+	want.Sub(want, consensus.JobSubmissionBurn(p, len(code)))
 	if got := v.balance(chain.DevAddress()); !got.Eq(want) {
 		t.Fatalf("dev balance after refund %s, want %s", got, want)
 	}

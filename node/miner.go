@@ -44,9 +44,10 @@ type Miner struct {
 
 	macs atomic.Uint64 // multiply-accumulates computed, for the hashrate log
 
-	mu      sync.Mutex
-	results map[common.Hash]*types.JobResult // job id → exact product, while the job is pending
-	failed  map[common.Hash]error            // jobs that cannot be computed, while pending
+	mu       sync.Mutex
+	results  map[common.Hash]*types.JobResult // job id → exact product, while the job is pending
+	failed   map[common.Hash]error            // jobs that cannot be computed, while pending
+	progLens map[common.Hash]int              // job id → its program's length (the base fee's byte part)
 
 	quit chan struct{}
 	done chan struct{}
@@ -68,11 +69,12 @@ func NewMiner(c *chain.Chain, pool *chain.TxPool, net minerNet, be compute.Backe
 	return &Miner{
 		jobCtx: jobCtx, jobCancel: jobCancel,
 		chain: c, pool: pool, net: net, coinbase: coinbase, log: log,
-		pow:     consensus.NewMiner(c.Params(), be),
-		results: make(map[common.Hash]*types.JobResult),
-		failed:  make(map[common.Hash]error),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		pow:      consensus.NewMiner(c.Params(), be),
+		results:  make(map[common.Hash]*types.JobResult),
+		failed:   make(map[common.Hash]error),
+		progLens: make(map[common.Hash]int),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -248,26 +250,24 @@ func tilesUpTo(p *types.Params, seal *types.Seal, whole uint64) uint64 {
 }
 
 // eligibleJobs are the pending jobs (fee descending) whose result can land
-// in parent's child and whose fee pays at least the base fee at d. It also
-// drops cached results of jobs that are no longer pending.
+// in parent's child, within the job caps, and whose fee pays at least the
+// base fee at d. It also drops cached results of jobs that are no longer
+// pending.
 func (m *Miner) eligibleJobs(parent *types.Block, d uint64) []*chain.Job {
 	pending := m.chain.State().PendingJobs()
 	live := make(map[common.Hash]bool, len(pending))
-	var out []*chain.Job
 	for _, j := range pending {
-		if j.Status != chain.JobPending {
-			continue
+		if j.Status == chain.JobPending {
+			live[j.ID] = true
 		}
-		live[j.ID] = true
-		if j.Expiry < parent.Number()+1 {
-			continue
-		}
-		if j.Fee == nil || j.Fee.Lt(consensus.JobBaseFee(m.chain.Params(), d, j.Work)) {
-			continue
-		}
-		out = append(out, j)
 	}
 	m.mu.Lock()
+	out := m.chainJobs(parent, d, pending)
+	for id := range m.progLens {
+		if !live[id] {
+			delete(m.progLens, id)
+		}
+	}
 	for id := range m.results {
 		if !live[id] {
 			delete(m.results, id)
@@ -292,7 +292,9 @@ func (m *Miner) cached(id common.Hash) bool {
 }
 
 // computeJob computes job j's product with noise for this round, caches the
-// exact result and returns the seal if one of its tiles won.
+// exact result and returns the seal if one of its tiles won. A program the
+// job caps refuse is never computed (consensus refuses such a job tx; this
+// is defence in depth against a store that holds one).
 func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce uint64, j *chain.Job) (*types.Seal, error) {
 	code, ok := m.chain.JobProgram(j.ID)
 	if !ok {
@@ -300,7 +302,7 @@ func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce ui
 	}
 	prog, err := vm.Decode(code, chain.JobLimits(m.chain.Params()))
 	if err != nil {
-		return nil, fmt.Errorf("decode program: %w", err)
+		return nil, fmt.Errorf("decode program (job caps): %w", err)
 	}
 	m.log.Info(fmt.Sprintf("computing job %s (%d MACs)", j.ID.Hex(), j.Work), "fee", j.Fee.Dec(), "head", parent.Number())
 	t0 := time.Now()
@@ -318,18 +320,30 @@ func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce ui
 }
 
 // blockResults are the cached results to carry in parent's child: the
-// winning job's first, then other eligible jobs, at most MaxBlockResults.
+// winning job's first, then other eligible jobs, at most MaxBlockResults
+// and no more bytes than a block can carry beside its header and framing
+// (BuildBlock enforces the exact cap; this keeps the choice to what fits).
 func (m *Miner) blockResults(parent *types.Block, d uint64, seal *types.Seal) []*types.JobResult {
 	p := m.chain.Params()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*types.JobResult
-	if !seal.Work.IsSynthetic() {
-		if r, ok := m.results[seal.Work.JobID]; ok {
+	var (
+		out  []*types.JobResult
+		size uint64
+	)
+	budget := p.MaxBlockBytes - types.BlockEncodingSlack // Validate: a largest result fits
+	add := func(r *types.JobResult) {
+		if n := r.EncodedSize(); size+n <= budget {
 			out = append(out, r)
+			size += n
 		}
 	}
-	for _, j := range m.chainJobs(parent, d) {
+	if !seal.Work.IsSynthetic() {
+		if r, ok := m.results[seal.Work.JobID]; ok {
+			add(r)
+		}
+	}
+	for _, j := range m.chainJobs(parent, d, m.chain.State().PendingJobs()) {
 		if uint32(len(out)) >= p.MaxBlockResults {
 			break
 		}
@@ -337,18 +351,33 @@ func (m *Miner) blockResults(parent *types.Block, d uint64, seal *types.Seal) []
 			continue
 		}
 		if r, ok := m.results[j.ID]; ok {
-			out = append(out, r)
+			add(r)
 		}
 	}
 	return out
 }
 
-// chainJobs is eligibleJobs without the cache bookkeeping (m.mu held).
-func (m *Miner) chainJobs(parent *types.Block, d uint64) []*chain.Job {
+// chainJobs are the jobs of pending whose result can land in parent's
+// child, whose declared shape is within the job caps, and whose fee pays
+// the base fee at d (m.mu held).
+func (m *Miner) chainJobs(parent *types.Block, d uint64, pending []*chain.Job) []*chain.Job {
+	p := m.chain.Params()
 	var out []*chain.Job
-	for _, j := range m.chain.State().PendingJobs() {
-		if j.Status == chain.JobPending && j.Expiry >= parent.Number()+1 && j.Fee != nil &&
-			!j.Fee.Lt(consensus.JobBaseFee(m.chain.Params(), d, j.Work)) {
+	for _, j := range pending {
+		if j.Status != chain.JobPending || j.Expiry < parent.Number()+1 || j.Fee == nil ||
+			j.Work > p.MaxJobWork || vm.ResultBytes(j.Rows, j.Cols) > p.MaxJobResultBytes {
+			continue
+		}
+		n, ok := m.progLens[j.ID]
+		if !ok {
+			code, found := m.chain.JobProgram(j.ID)
+			if !found {
+				continue
+			}
+			n = len(code)
+			m.progLens[j.ID] = n
+		}
+		if !j.Fee.Lt(consensus.JobBaseFee(p, d, j.Work, consensus.JobBytes(n, j.Rows, j.Cols))) {
 			out = append(out, j)
 		}
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,7 @@ func TestMinerFinishesJobAcrossHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fee := new(uint256.Int).Mul(consensus.JobBaseFee(p, p.MinDifficulty, prog.Work()), uint256.NewInt(4))
+	fee := new(uint256.Int).Mul(consensus.JobBaseFee(p, p.MinDifficulty, prog.Work(), consensus.JobBytes(len(code), prog.Inputs[0].Rows, prog.Inputs[1].Cols)), uint256.NewInt(4))
 	fee.Add(fee, p.MinTxFee)
 	tx := &types.Tx{ChainID: p.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: 1000, Program: code}
 	if err := tx.Sign(chain.DevKey()); err != nil {
@@ -137,5 +138,54 @@ func TestMinerFinishesJobAcrossHeads(t *testing.T) {
 	}
 	if r, err := c.JobResult(id); err != nil || string(r.Data) != string(vm.EncodeResult(want)) {
 		t.Fatalf("job result: %v", err)
+	}
+}
+
+// TestMinerRefusesJobsOverCaps: defence in depth. A pending job that the
+// caps refuse (here: caps lowered under a job already in the chain, as a
+// store holding a bad program would look) is neither chosen nor computed.
+func TestMinerRefusesJobsOverCaps(t *testing.T) {
+	c, err := chain.Open(t.TempDir(), testGenesis(), consensus.New(compute.Portable()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := c.Params() // the chain's own: lowered below while nothing else runs
+	prog := randomMatMul(t, 4, 8, 16, 8)
+	code, err := vm.Encode(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee := new(uint256.Int).Mul(consensus.JobBaseFee(p, p.MinDifficulty, prog.Work(), consensus.JobBytes(len(code), 8, 8)), uint256.NewInt(4))
+	fee.Add(fee, p.MinTxFee)
+	tx := &types.Tx{ChainID: p.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: 100, Program: code}
+	if err := tx.Sign(chain.DevKey()); err != nil {
+		t.Fatal(err)
+	}
+	head := sealOn(t, c, tx)
+	m := NewMiner(c, nil, nil, compute.Portable(), testCoinbase, slog.New(slog.DiscardHandler)) // not started
+	d := c.NextDifficulty(head.Header)
+	if jobs := m.eligibleJobs(head, d); len(jobs) != 1 {
+		t.Fatalf("%d eligible jobs under the real caps, want 1", len(jobs))
+	}
+	job, _ := c.State().Job(tx.Hash())
+
+	saved := *p
+	t.Cleanup(func() { *p = saved })
+	for name, lower := range map[string]func(){
+		"work":   func() { p.MaxJobWork = prog.Work() - 1 },
+		"result": func() { p.MaxJobResultBytes = prog.ResultBytes() - 1 },
+		"memory": func() { p.MaxJobMemoryBytes = prog.MemoryBytes(chain.JobLimits(p).Geometry) - 1 },
+	} {
+		*p = saved
+		lower()
+		if name != "memory" {
+			if jobs := m.eligibleJobs(head, d); len(jobs) != 0 {
+				t.Errorf("%s cap: the job is still eligible", name)
+			}
+		}
+		if _, err := m.computeJob(context.Background(), head, d, 1, job); err == nil || !errors.Is(err, vm.ErrTooLarge) {
+			t.Errorf("%s cap: computeJob = %v, want a refusal", name, err)
+		}
 	}
 }

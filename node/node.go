@@ -225,7 +225,7 @@ func (n *Node) register() {
 	})
 	n.RegisterLifecycle("rpc", lifecycleFuncs{
 		start: func() error {
-			srv, err := startRPC(n.cfg.RPCAddr, newAPI(n), n.log.With("module", "rpc"))
+			srv, err := startRPC(&n.cfg, n.chain.Params(), newAPI(n), n.log.With("module", "rpc"))
 			if err != nil {
 				return err
 			}

@@ -39,6 +39,17 @@ func newFakeChain(genesis *types.Block) *fakeChain {
 
 func (c *fakeChain) Genesis() *types.Block { return c.genesis }
 
+// Params are the devnet's: the wire caps derive from them.
+func (c *fakeChain) Params() *types.Params { return devParams() }
+
+func devParams() *types.Params {
+	p := chain.DevGenesis().Config
+	return &p
+}
+
+// testCaps are the wire caps the services under test run with.
+var testCaps = capsOf(devParams())
+
 func (c *fakeChain) CurrentBlock() *types.Block {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rlp"
@@ -74,7 +75,7 @@ func (s *Service) startGossip() error {
 	ps, err := pubsub.NewGossipSub(psCtx, s.host,
 		pubsub.WithGossipSubParams(gp),
 		pubsub.WithPeerScore(scores, thresholds),
-		pubsub.WithMaxMessageSize(maxPubsubMessageSize),
+		pubsub.WithMaxMessageSize(s.caps.message),
 		// Our own blocks go to every peer, not just the mesh (which forms on
 		// a heartbeat and may be empty just after we connect).
 		pubsub.WithFloodPublish(true),
@@ -125,7 +126,7 @@ func (s *Service) startGossip() error {
 // validateBlock imports a gossiped block; only a block the chain accepted
 // is forwarded. Our own publications were imported by the miner already.
 func (s *Service) validateBlock(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	b, err := decodeBlock(msg.Data)
+	b, err := decodeBlock(msg.Data, s.caps.block)
 	if err != nil {
 		s.log.Debug("Undecodable gossip block", "peer", from, "err", err)
 		s.rejectBlocks.Add(1)
@@ -165,9 +166,11 @@ func (s *Service) validateBlock(_ context.Context, from peer.ID, msg *pubsub.Mes
 }
 
 // validateTx rejects what no honest node would send (undecodable or badly
-// signed) and ignores what the pool merely declines (nonce, fee, dupes).
+// signed) and ignores what the pool merely declines (nonce, fee, dupes, a
+// full pool): an ignored tx is not forwarded. A peer whose txs the pool
+// declines in bulk is penalised (txFloodMeter).
 func (s *Service) validateTx(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	tx, err := decodeTx(msg.Data)
+	tx, err := decodeTx(msg.Data, s.caps.tx)
 	if err == nil {
 		_, err = tx.Sender()
 	}
@@ -179,11 +182,75 @@ func (s *Service) validateTx(_ context.Context, from peer.ID, msg *pubsub.Messag
 	if from == s.id {
 		return pubsub.ValidationAccept // BroadcastTx: the caller's pool has it
 	}
-	if err := s.pool.Add(tx); err != nil {
+	err = s.pool.Add(tx)
+	if s.txFlood.note(from, err != nil, time.Now()) {
+		s.log.Info("Penalising a peer flooding txs our pool declines", "peer", from,
+			"declined", txFloodDeclines, "window", txFloodWindow, "penalty", txFloodPenalty, "lastErr", err)
+		s.rep.penalise(from, txFloodPenalty)
+	}
+	if err != nil {
 		s.log.Debug("Pool declined gossip tx", "hash", tx.Hash(), "peer", from, "err", err)
 		return pubsub.ValidationIgnore
 	}
 	return pubsub.ValidationAccept
+}
+
+// Tx flood limits. Txs the pool declines (nonce too high, queue full,
+// underpriced, unaffordable, known) cost a peer nothing in gossipsub's score,
+// since ignored messages are not counted; so a peer that sends at least
+// txFloodDeclines of them in a txFloodWindow, and more than it gets accepted,
+// is penalised txFloodPenalty, once per window: three such windows cross
+// gossipThreshold, thirteen the graylist. An honest relay's few stale txs
+// (mined or replaced while in flight) stay far below.
+const (
+	txFloodWindow   = 10 * time.Second
+	txFloodDeclines = 256
+	txFloodPenalty  = 200
+)
+
+// txFloodMeter counts, per peer and fixed window, the gossip txs the pool
+// declined and accepted. The zero value is ready.
+type txFloodMeter struct {
+	mu    sync.Mutex
+	peers map[peer.ID]*txFloodCount
+}
+
+type txFloodCount struct {
+	start              time.Time
+	declined, accepted int
+	penalised          bool // in this window
+}
+
+// note counts one tx from p and reports whether p has just crossed the
+// flood threshold of the current window.
+func (m *txFloodMeter) note(p peer.ID, declined bool, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.peers == nil {
+		m.peers = make(map[peer.ID]*txFloodCount)
+	}
+	c := m.peers[p]
+	if c == nil || now.Sub(c.start) >= txFloodWindow {
+		if len(m.peers) >= 4096 { // peers come and go: forget stale windows
+			for id, old := range m.peers {
+				if now.Sub(old.start) >= txFloodWindow {
+					delete(m.peers, id)
+				}
+			}
+		}
+		c = &txFloodCount{start: now}
+		m.peers[p] = c
+	}
+	if !declined {
+		c.accepted++
+		return false
+	}
+	c.declined++
+	if c.penalised || c.declined < txFloodDeclines || c.declined <= c.accepted {
+		return false
+	}
+	c.penalised = true
+	return true
 }
 
 // BroadcastBlock gossips a block we mined. It inserts the block first if
@@ -196,8 +263,8 @@ func (s *Service) BroadcastBlock(b *types.Block) error {
 	if err != nil {
 		return fmt.Errorf("p2p: encode block %d: %w", b.Number(), err)
 	}
-	if len(data) > MaxBlockSize {
-		return fmt.Errorf("p2p: block %d is %d bytes, over the %d gossip cap", b.Number(), len(data), MaxBlockSize)
+	if len(data) > s.caps.block {
+		return fmt.Errorf("p2p: block %d is %d bytes, over the %d gossip cap", b.Number(), len(data), s.caps.block)
 	}
 	if err := s.blocks.Publish(s.ctx, data); err != nil {
 		return fmt.Errorf("p2p: publish block %d: %w", b.Number(), err)
@@ -214,8 +281,8 @@ func (s *Service) BroadcastTx(tx *types.Tx) error {
 	if err != nil {
 		return fmt.Errorf("p2p: encode tx: %w", err)
 	}
-	if len(data) > MaxTxSize {
-		return fmt.Errorf("p2p: tx is %d bytes, over the %d gossip cap", len(data), MaxTxSize)
+	if len(data) > s.caps.tx {
+		return fmt.Errorf("p2p: tx is %d bytes, over the %d gossip cap", len(data), s.caps.tx)
 	}
 	if err := s.txs.Publish(s.ctx, data); err != nil {
 		return fmt.Errorf("p2p: publish tx %s: %w", tx.Hash(), err)

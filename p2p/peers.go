@@ -14,16 +14,34 @@ import (
 // peerInfo is what we know of a connected peer's chain.
 type peerInfo struct {
 	status      *statusMsg
-	syncFailed  time.Time // last sync attempt with it that failed or stalled
 	statusAsked time.Time // last status request triggered by its gossip
 }
 
-type peerSet struct {
-	mu sync.Mutex
-	m  map[peer.ID]*peerInfo
+// syncRecord is how a peer's sync sessions went. It outlives the
+// connection, so a peer cannot clear its strikes by reconnecting.
+type syncRecord struct {
+	strikes int       // sessions in a row that imported no block we lacked
+	after   time.Time // it is not picked for sync before this
 }
 
-func newPeerSet() *peerSet { return &peerSet{m: make(map[peer.ID]*peerInfo)} }
+type peerSet struct {
+	mu   sync.Mutex
+	m    map[peer.ID]*peerInfo
+	sync map[peer.ID]*syncRecord
+}
+
+func newPeerSet() *peerSet {
+	return &peerSet{m: make(map[peer.ID]*peerInfo), sync: make(map[peer.ID]*syncRecord)}
+}
+
+func (ps *peerSet) record(p peer.ID) *syncRecord {
+	r := ps.sync[p]
+	if r == nil {
+		r = &syncRecord{}
+		ps.sync[p] = r
+	}
+	return r
+}
 
 func (ps *peerSet) get(p peer.ID) *peerInfo {
 	pi := ps.m[p]
@@ -46,12 +64,39 @@ func (ps *peerSet) remove(p peer.ID) {
 	delete(ps.m, p)
 }
 
-func (ps *peerSet) markSyncFailed(p peer.ID) {
+// holdSync keeps p out of sync for d without a strike: a local failure, or
+// a useful session cut short, so that other peers are tried first.
+func (ps *peerSet) holdSync(p peer.ID, d time.Duration) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if pi := ps.m[p]; pi != nil {
-		pi.syncFailed = time.Now()
-	}
+	ps.record(p).after = time.Now().Add(d)
+}
+
+// strikeSync records a sync session with p that imported nothing new and
+// returns p's strikes in a row; p is held back for base·2^(strikes−1).
+func (ps *peerSet) strikeSync(p peer.ID, base time.Duration) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	r := ps.record(p)
+	r.strikes++
+	r.after = time.Now().Add(base << min(r.strikes-1, 10))
+	return r.strikes
+}
+
+// clearSyncStrikes drops p's sync record: it served us new blocks, or a
+// ban settled the account.
+func (ps *peerSet) clearSyncStrikes(p peer.ID) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	delete(ps.sync, p)
+}
+
+// claimsMore reports whether p's last status claims more work than td.
+func (ps *peerSet) claimsMore(p peer.ID, td *uint256.Int) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pi := ps.m[p]
+	return pi != nil && pi.status != nil && pi.status.TD.Cmp(td) > 0
 }
 
 // shouldAsk rate-limits gossip-triggered status requests to one per gap.
@@ -66,8 +111,8 @@ func (ps *peerSet) shouldAsk(p peer.ID, gap time.Duration) bool {
 	return true
 }
 
-// best is the peer with the highest total difficulty above td that has not
-// failed a sync recently.
+// best is the peer with the highest total difficulty above td that is not
+// held back after a failed sync.
 func (ps *peerSet) best(td *uint256.Int) (peer.ID, *statusMsg) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -77,7 +122,10 @@ func (ps *peerSet) best(td *uint256.Int) (peer.ID, *statusMsg) {
 	)
 	for id, pi := range ps.m {
 		st := pi.status
-		if st == nil || st.TD.Cmp(td) <= 0 || time.Since(pi.syncFailed) < syncFailCooldown {
+		if st == nil || st.TD.Cmp(td) <= 0 {
+			continue
+		}
+		if r := ps.sync[id]; r != nil && time.Now().Before(r.after) {
 			continue
 		}
 		if bestSt == nil || st.TD.Cmp(bestSt.TD) > 0 {

@@ -37,6 +37,7 @@ type Chain interface {
 	// InsertBlock returns nil, chain.ErrKnownBlock, chain.ErrUnknownParent,
 	// chain.ErrFutureBlock, a *chain.RuleError, or another (local) error.
 	InsertBlock(b *types.Block) error
+	Params() *types.Params // the genesis params: the wire's byte caps derive from them
 }
 
 // TxPool takes transactions heard from peers.
@@ -54,9 +55,12 @@ type Config struct {
 	Log         *slog.Logger
 
 	// Knobs for tests; zero means the default.
-	statusInterval  time.Duration
-	gossipHeartbeat time.Duration
-	bootnodeBackoff time.Duration
+	statusInterval   time.Duration
+	gossipHeartbeat  time.Duration
+	bootnodeBackoff  time.Duration
+	syncFirstByte    time.Duration // syncFirstByteTimeout
+	syncStall        time.Duration // syncStallTimeout
+	syncFailCooldown time.Duration // defaultSyncFailCooldown
 }
 
 const (
@@ -64,9 +68,18 @@ const (
 	defaultBootnodeBackoff = time.Second
 	maxBootnodeBackoff     = time.Minute
 	syncLogInterval        = 2 * time.Second
-	syncFailCooldown       = 10 * time.Second
-	statusRequestMinGap    = time.Second // per peer, for status asked by gossip
-	banDuration            = 30 * time.Minute
+	// A sync peer must start each answer within syncFirstByteTimeout and
+	// give us a block we lacked at least every syncStallTimeout, else the
+	// session is abandoned; each session that imports nothing new is a strike
+	// that holds the peer back for defaultSyncFailCooldown·2^(strikes−1), and
+	// maxSyncStrikes in a row ban a peer whose status still claims more work
+	// than ours (docs/protocol.md §10).
+	syncFirstByteTimeout    = 5 * time.Second
+	syncStallTimeout        = 20 * time.Second
+	defaultSyncFailCooldown = 10 * time.Second
+	maxSyncStrikes          = 3
+	statusRequestMinGap     = time.Second // per peer, for status asked by gossip
+	banDuration             = 30 * time.Minute
 )
 
 var (
@@ -89,6 +102,7 @@ type Service struct {
 
 	rep   *reputation
 	peers *peerSet
+	caps  wireCaps // byte caps of blocks, txs and pubsub messages, from the chain params
 
 	// life guards host, ps, topics and the started/stopped flags, and makes
 	// wg.Add race-free against Stop.
@@ -107,11 +121,14 @@ type Service struct {
 	mdns     mdns.Service
 	notifiee *network.NotifyBundle
 
-	syncReq      chan struct{}
-	syncing      atomic.Bool
-	syncHighest  atomic.Uint64
-	rejectBlocks atomic.Uint64 // gossip blocks rejected by the chain's rules
-	rejectTxs    atomic.Uint64
+	syncReq        chan struct{}
+	syncing        atomic.Bool   // a sync session is running
+	syncProgressAt atomic.Int64  // unix ns of the session's last new block; 0: none yet
+	syncAbandoned  atomic.Uint64 // sessions cut by the stall watchdog
+	syncHighest    atomic.Uint64
+	rejectBlocks   atomic.Uint64 // gossip blocks rejected by the chain's rules
+	rejectTxs      atomic.Uint64
+	txFlood        txFloodMeter // gossip txs our pool declined, per peer (gossip.go)
 }
 
 // New prepares a service: it loads (or creates) the identity and checks the
@@ -131,6 +148,15 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 	}
 	if cfg.bootnodeBackoff == 0 {
 		cfg.bootnodeBackoff = defaultBootnodeBackoff
+	}
+	if cfg.syncFirstByte == 0 {
+		cfg.syncFirstByte = syncFirstByteTimeout
+	}
+	if cfg.syncStall == 0 {
+		cfg.syncStall = syncStallTimeout
+	}
+	if cfg.syncFailCooldown == 0 {
+		cfg.syncFailCooldown = defaultSyncFailCooldown
 	}
 	key, err := loadOrCreateKey(cfg.KeyFile)
 	if err != nil {
@@ -166,6 +192,7 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 		syncProto:       protocol.ID(prefix + "sync/1"),
 		rep:             newReputation(),
 		peers:           newPeerSet(),
+		caps:            capsOf(c.Params()),
 		syncReq:         make(chan struct{}, 1),
 	}, nil
 }
@@ -367,10 +394,15 @@ func (s *Service) PeerCount() int {
 	return len(h.Network().Peers())
 }
 
-// SyncStatus reports whether a range sync is running, our head number, and
-// the highest head number a peer has told us about (at least current).
+// SyncStatus reports whether a range sync is making progress (a session is
+// running and imported a block we lacked less than syncStallTimeout ago: a
+// peer that claims work it does not serve never holds the miner back), our
+// head number, and the highest head number a peer has told us about (at
+// least current).
 func (s *Service) SyncStatus() (syncing bool, current, highest uint64) {
 	current = s.chain.CurrentBlock().Number()
 	highest = max(current, s.peers.highestNumber(), s.syncHighest.Load())
-	return s.syncing.Load(), current, highest
+	last := s.syncProgressAt.Load()
+	syncing = s.syncing.Load() && last != 0 && time.Since(time.Unix(0, last)) < s.cfg.syncStall
+	return syncing, current, highest
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rlp"
@@ -16,8 +17,10 @@ import (
 )
 
 var (
-	errNoAncestor = errors.New("no common ancestor with peer")
-	errPeerReorg  = errors.New("peer's chain changed during sync")
+	errNoAncestor  = errors.New("no common ancestor with peer")
+	errPeerReorg   = errors.New("peer's chain changed during sync")
+	errSyncStalled = errors.New("sync stalled: no new block in time")
+	errLocalImport = errors.New("local import failure") // not the peer's fault
 )
 
 // handleSync serves one range request: up to min(Count, 64) canonical blocks
@@ -62,7 +65,7 @@ func (s *Service) handleSync(st network.Stream) {
 			break
 		}
 		enc, err := rlp.EncodeToBytes(b)
-		if err != nil || len(enc) > MaxBlockSize {
+		if err != nil || len(enc) > s.caps.block {
 			break
 		}
 		if prev != nil && total+len(enc) > maxSyncResponseBytes {
@@ -80,9 +83,11 @@ func (s *Service) handleSync(st network.Stream) {
 	}
 }
 
-// fetchBlocks asks p for the canonical blocks from, from+1, ...
+// fetchBlocks asks p for the canonical blocks from, from+1, ... The answer
+// must start within syncFirstByte and end within syncFetchTimeout.
 func (s *Service) fetchBlocks(ctx context.Context, p peer.ID, from, count uint64) ([]*types.Block, error) {
-	ctx, cancel := context.WithTimeout(ctx, syncFetchTimeout)
+	deadline := time.Now().Add(syncFetchTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	st, err := s.host.NewStream(ctx, p, s.syncProto)
 	if err != nil {
@@ -91,7 +96,7 @@ func (s *Service) fetchBlocks(ctx context.Context, p peer.ID, from, count uint64
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
-	st.SetDeadline(time.Now().Add(syncFetchTimeout))
+	st.SetDeadline(deadline)
 
 	req := syncRequest{FromNumber: from, Count: count}
 	enc, err := rlp.EncodeToBytes(&req)
@@ -103,12 +108,29 @@ func (s *Service) fetchBlocks(ctx context.Context, p peer.ID, from, count uint64
 		return nil, err
 	}
 	st.CloseWrite()
-	blocks, err := readSyncResponse(bufio.NewReaderSize(st, 64<<10), req)
+	st.SetReadDeadline(time.Now().Add(s.cfg.syncFirstByte))
+	first := &firstByteReader{r: st, onFirst: func() { st.SetReadDeadline(deadline) }}
+	blocks, err := readSyncResponse(bufio.NewReaderSize(first, 64<<10), req, s.caps.block)
 	if err != nil {
 		st.Reset()
 		return nil, err
 	}
 	return blocks, nil
+}
+
+// firstByteReader calls onFirst once, when the first bytes arrive.
+type firstByteReader struct {
+	r       io.Reader
+	onFirst func()
+}
+
+func (f *firstByteReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 && f.onFirst != nil {
+		f.onFirst()
+		f.onFirst = nil
+	}
+	return n, err
 }
 
 // syncLoop runs one sync at a time, always from the heaviest peer we know.
@@ -124,32 +146,64 @@ func (s *Service) syncLoop() {
 			if st == nil {
 				break
 			}
-			before := s.chain.CurrentBlock().Hash()
-			err := s.syncFrom(s.ctx, p, st)
+			imported, err := s.syncFrom(s.ctx, p, st)
 			if s.ctx.Err() != nil {
 				return
 			}
-			progressed := s.chain.CurrentBlock().Hash() != before
-			switch {
-			case err != nil && !(errors.Is(err, errPeerReorg) && progressed):
-				s.log.Warn("Sync failed", "peer", p, "err", err)
-				s.peers.markSyncFailed(p)
-			case !progressed:
-				// The peer claims more work than it served: try others first.
-				s.peers.markSyncFailed(p)
-			}
+			s.judgeSync(p, imported, err)
 		}
 	}
 }
 
+// judgeSync weighs a finished session with p. A session that imported no
+// block we lacked from a peer whose status claims more work is a strike: it
+// holds p back exponentially, and maxSyncStrikes in a row ban p, whose
+// status claims work it cannot serve (lying, or broken).
+func (s *Service) judgeSync(p peer.ID, imported int, err error) {
+	switch {
+	case imported > 0 && (err == nil || errors.Is(err, errPeerReorg)):
+		s.peers.clearSyncStrikes(p) // a reorg: it is heavier still, go on at once
+		return
+	case imported > 0 || errors.Is(err, errLocalImport):
+		s.log.Warn("Sync failed", "peer", p, "imported", imported, "err", err)
+		s.peers.clearSyncStrikes(p)
+		s.peers.holdSync(p, s.cfg.syncFailCooldown)
+		return
+	}
+	strikes := s.peers.strikeSync(p, s.cfg.syncFailCooldown)
+	if err == nil {
+		err = errors.New("it served no block we lacked")
+	}
+	if strikes < maxSyncStrikes || !s.peers.claimsMore(p, s.currentTD()) {
+		s.log.Warn("Sync failed", "peer", p, "strikes", strikes, "err", err)
+		return
+	}
+	s.log.Warn("Peer claims more work than it serves; banning it", "peer", p, "strikes", strikes, "err", err)
+	s.rep.penalise(p, syncBadRespPenalty)
+	s.rep.ban(p, banDuration)
+	s.peers.clearSyncStrikes(p)
+	s.host.Network().ClosePeer(p)
+}
+
 // syncFrom finds the last block we share with p and imports p's canonical
-// chain from there, batch by batch, until p has nothing more to give.
-func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) error {
+// chain from there, batch by batch, until p has nothing more to give. It
+// returns how many blocks we lacked it imported. A watchdog abandons the
+// session (request in flight included) once syncStall passes without one.
+func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) (imported int, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(s.cfg.syncStall, func() { cancel(errSyncStalled) })
+	defer stall.Stop()
+	s.syncProgressAt.Store(0) // nothing imported yet: SyncStatus does not say syncing
 	s.syncing.Store(true)
 	s.syncHighest.Store(target.Number)
 	defer func() {
 		s.syncing.Store(false)
 		s.syncHighest.Store(0) // from now on the peers' statuses tell the highest
+		if err != nil && errors.Is(context.Cause(ctx), errSyncStalled) {
+			s.syncAbandoned.Add(1)
+			err = fmt.Errorf("%w (%v without one from %s): %w", errSyncStalled, s.cfg.syncStall, p, err)
+		}
 	}()
 	head := s.chain.CurrentBlock()
 	s.log.Info("Sync started", "peer", p, "from", head.Number(), "target", target.Number, "targetHash", target.Head)
@@ -162,17 +216,20 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) er
 	for {
 		blocks, err := s.fetchBlocks(ctx, p, from, count)
 		if err != nil {
-			return s.blameResponse(p, err)
+			return 0, s.blameResponse(p, err)
 		}
 		if len(blocks) > 0 && s.chain.HasBlock(blocks[0].ParentHash()) {
 			batch = blocks
 			break
 		}
 		if from <= 1 {
-			// Even block 1 does not build on our genesis.
+			// Even block 1 does not build on our genesis, or it has none.
 			s.rep.ban(p, banDuration)
 			s.host.Network().ClosePeer(p)
-			return fmt.Errorf("%w (its block 1 is not a child of our genesis)", errNoAncestor)
+			if len(blocks) == 0 {
+				return 0, fmt.Errorf("%w (it serves no block 1, yet its status claims head %d)", errNoAncestor, target.Number)
+			}
+			return 0, fmt.Errorf("%w (its block 1 is not a child of our genesis)", errNoAncestor)
 		}
 		from -= min(step, from-1)
 		step *= 2
@@ -185,39 +242,48 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) er
 	progress := newSyncProgress(s, p, target.Number)
 	for len(batch) > 0 {
 		for _, b := range batch {
-			if err := s.importBlock(p, b); err != nil {
-				return err
+			isNew, err := s.importBlock(p, b)
+			if err != nil {
+				return imported, err
+			}
+			if isNew {
+				imported++
+				s.syncProgressAt.Store(time.Now().UnixNano())
+				stall.Reset(s.cfg.syncStall)
 			}
 			progress.imported(b)
 		}
 		last := batch[len(batch)-1]
 		next, err := s.fetchBlocks(ctx, p, last.Number()+1, maxSyncBlocks)
 		if err != nil {
-			return s.blameResponse(p, err)
+			return imported, s.blameResponse(p, err)
 		}
 		if len(next) > 0 && next[0].ParentHash() != last.Hash() {
-			return errPeerReorg // it will be heavier still; the next round resumes
+			return imported, errPeerReorg // it will be heavier still; the next round resumes
 		}
 		batch = next
 	}
 	progress.done()
-	return nil
+	return imported, nil
 }
 
-func (s *Service) importBlock(p peer.ID, b *types.Block) error {
+// importBlock inserts a block p served and reports whether we lacked it.
+func (s *Service) importBlock(p peer.ID, b *types.Block) (bool, error) {
 	err := s.chain.InsertBlock(b)
 	switch {
-	case err == nil, errors.Is(err, chain.ErrKnownBlock):
-		return nil
+	case err == nil:
+		return true, nil
+	case errors.Is(err, chain.ErrKnownBlock):
+		return false, nil
 	case chain.IsRuleError(err):
 		s.log.Warn("Peer served an invalid block; dropping it", "peer", p, "number", b.Number(), "hash", b.Hash(), "err", err)
 		s.rep.penalise(p, syncRulePenalty)
 		s.rep.ban(p, banDuration)
 		s.host.Network().ClosePeer(p)
-		return fmt.Errorf("block %d: %w", b.Number(), err)
+		return false, fmt.Errorf("block %d: %w", b.Number(), err)
 	default:
 		// Future blocks, local failures: not the peer's fault.
-		return fmt.Errorf("block %d: %w", b.Number(), err)
+		return false, fmt.Errorf("block %d: %w: %w", b.Number(), errLocalImport, err)
 	}
 }
 

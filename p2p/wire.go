@@ -25,15 +25,21 @@ import (
 	"github.com/quern-chain/quern/chain/types"
 )
 
-// Size and count caps. A block may carry job results and job programs with
-// inline inputs, hence the generous block and tx sizes.
+// wireCaps are the byte caps of every message, derived from the chain's
+// genesis params (one place per limit): a block no larger than consensus
+// allows, and no message that could carry one refused.
+type wireCaps struct {
+	block   int // a block's RLP: Params.MaxBlockBytes, what BuildBlock never exceeds
+	tx      int // a tx's RLP: Params.MaxTxBytes(), a job tx with the largest program
+	message int // a pubsub RPC frame, the message plus its envelope: Params.MaxMessageBytes()
+}
+
+func capsOf(p *types.Params) wireCaps {
+	return wireCaps{block: int(p.MaxBlockBytes), tx: int(p.MaxTxBytes()), message: int(p.MaxMessageBytes())}
+}
+
+// Count caps and timeouts.
 const (
-	MaxBlockSize = 32 << 20 // largest RLP block accepted from gossip or sync
-	MaxTxSize    = 17 << 20 // largest RLP transaction accepted from gossip
-
-	// pubsub's limit is on the whole RPC frame: the message plus its envelope.
-	maxPubsubMessageSize = MaxBlockSize + 64<<10
-
 	maxSyncBlocks        = 64       // blocks per range-sync response
 	maxSyncResponseBytes = 48 << 20 // soft cap; one block is always sent whole
 	maxSmallFrame        = 1 << 10  // status and sync requests are tiny
@@ -113,9 +119,9 @@ func decodeSyncRequest(b []byte) (*syncRequest, error) {
 	return &r, nil
 }
 
-func decodeBlock(b []byte) (*types.Block, error) {
-	if len(b) > MaxBlockSize {
-		return nil, fmt.Errorf("block: %d bytes over the %d cap", len(b), MaxBlockSize)
+func decodeBlock(b []byte, maxBytes int) (*types.Block, error) {
+	if len(b) > maxBytes {
+		return nil, fmt.Errorf("block: %d bytes over the %d cap", len(b), maxBytes)
 	}
 	var blk types.Block
 	if err := rlp.DecodeBytes(b, &blk); err != nil {
@@ -127,9 +133,9 @@ func decodeBlock(b []byte) (*types.Block, error) {
 	return &blk, nil
 }
 
-func decodeTx(b []byte) (*types.Tx, error) {
-	if len(b) > MaxTxSize {
-		return nil, fmt.Errorf("tx: %d bytes over the %d cap", len(b), MaxTxSize)
+func decodeTx(b []byte, maxBytes int) (*types.Tx, error) {
+	if len(b) > maxBytes {
+		return nil, fmt.Errorf("tx: %d bytes over the %d cap", len(b), maxBytes)
 	}
 	var tx types.Tx
 	if err := rlp.DecodeBytes(b, &tx); err != nil {
@@ -141,14 +147,14 @@ func decodeTx(b []byte) (*types.Tx, error) {
 // readSyncResponse reads the blocks answering req until the server closes
 // the stream. It checks what the server controls: sizes, count, numbering
 // and that each block is the child of the one before it.
-func readSyncResponse(r *bufio.Reader, req syncRequest) ([]*types.Block, error) {
+func readSyncResponse(r *bufio.Reader, req syncRequest, maxBlock int) ([]*types.Block, error) {
 	want := min(req.Count, maxSyncBlocks)
 	var (
 		blocks []*types.Block
 		total  int
 	)
 	for {
-		raw, err := readFrame(r, MaxBlockSize)
+		raw, err := readFrame(r, maxBlock)
 		if errors.Is(err, io.EOF) {
 			return blocks, nil
 		}
@@ -158,10 +164,10 @@ func readSyncResponse(r *bufio.Reader, req syncRequest) ([]*types.Block, error) 
 		if uint64(len(blocks)) >= want {
 			return nil, fmt.Errorf("%w: more than %d blocks", errBadResponse, want)
 		}
-		if total += len(raw); total > maxSyncResponseBytes+MaxBlockSize {
+		if total += len(raw); total > maxSyncResponseBytes+maxBlock {
 			return nil, fmt.Errorf("%w: over %d bytes", errBadResponse, total)
 		}
-		b, err := decodeBlock(raw)
+		b, err := decodeBlock(raw, maxBlock)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadResponse, err)
 		}

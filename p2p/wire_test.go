@@ -35,7 +35,7 @@ func TestSyncResponseChecks(t *testing.T) {
 	enc := func(i int) []byte { return mustRLP(t, bs[i]) }
 	req := syncRequest{FromNumber: 1, Count: 3}
 
-	got, err := readSyncResponse(bufio.NewReader(bytes.NewReader(frames(t, enc(0), enc(1), enc(2)))), req)
+	got, err := readSyncResponse(bufio.NewReader(bytes.NewReader(frames(t, enc(0), enc(1), enc(2)))), req, testCaps.block)
 	if err != nil || len(got) != 3 || got[2].Hash() != bs[2].Hash() {
 		t.Fatalf("valid response: %v (%d blocks)", err, len(got))
 	}
@@ -51,7 +51,7 @@ func TestSyncResponseChecks(t *testing.T) {
 		if name == "too many" {
 			r.Count = 3
 		}
-		if _, err := readSyncResponse(bufio.NewReader(bytes.NewReader(data)), r); !errors.Is(err, errBadResponse) {
+		if _, err := readSyncResponse(bufio.NewReader(bytes.NewReader(data)), r, testCaps.block); !errors.Is(err, errBadResponse) {
 			t.Errorf("%s: err = %v, want errBadResponse", name, err)
 		}
 	}
@@ -92,7 +92,7 @@ func FuzzReadSyncResponse(f *testing.F) {
 	f.Add(frames(f, mustRLP(f, bs[0]))[:7])
 	f.Add([]byte{0x80, 0x80, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		blocks, err := readSyncResponse(bufio.NewReader(bytes.NewReader(data)), syncRequest{FromNumber: 1, Count: 64})
+		blocks, err := readSyncResponse(bufio.NewReader(bytes.NewReader(data)), syncRequest{FromNumber: 1, Count: 64}, testCaps.block)
 		if err == nil {
 			for i, b := range blocks {
 				if b.Header == nil || b.Number() != uint64(i+1) {
@@ -107,8 +107,8 @@ func FuzzDecodeGossip(f *testing.F) {
 	f.Add(mustRLP(f, testGenesis()))
 	f.Add([]byte{0xc3, 0xc0, 0xc0, 0xc0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		decodeBlock(data)
-		if tx, err := decodeTx(data); err == nil {
+		decodeBlock(data, testCaps.block)
+		if tx, err := decodeTx(data, testCaps.tx); err == nil {
 			tx.Sender()
 		}
 	})

@@ -29,15 +29,25 @@ type Program struct {
 	Inputs  []Tensor
 }
 
-// Limits bound what a node accepts; they come from genesis.
+// Limits bound what a node accepts; chain.JobLimits builds them from the
+// genesis params (the one place they are made). Every cap is checked on the
+// declared shapes before a byte of the job's data is looked at.
 type Limits struct {
-	MaxInputBytes uint64 // sum of all inputs' Data
-	MaxK          uint32 // inner dimension of a product
+	MaxInputBytes  uint64 // sum of the inputs' sizes, M·K + K·N
+	MaxResultBytes uint64 // the int32 result a block carries, 4·M·N
+	MaxWork        uint64 // M·K·N MACs
+	MaxMemoryBytes uint64 // MemoryBytes(Geometry): peak a miner or validator allocates
+	MaxK           uint32 // inner dimension of a product
+	// Geometry is the tile and chunk job products are computed with; the
+	// memory estimate depends on them.
+	Geometry compute.Geometry
 }
 
-// DefaultLimits returns 16 MiB of inputs and K ≤ 65536.
-func DefaultLimits() Limits {
-	return Limits{MaxInputBytes: 16 << 20, MaxK: compute.MaxK}
+// unbounded checks structure only (shapes, values), for callers handed a
+// program that was decoded under the real limits already.
+var unbounded = Limits{
+	MaxInputBytes: math.MaxUint64, MaxResultBytes: math.MaxUint64, MaxWork: math.MaxUint64,
+	MaxMemoryBytes: math.MaxUint64, MaxK: compute.MaxK,
 }
 
 // encodingSlack covers the RLP headers around the inputs' bytes.
@@ -63,7 +73,7 @@ func Encode(p *Program) ([]byte, error) {
 
 // Decode parses an RLP program, rejects trailing bytes, and checks it against lim.
 func Decode(b []byte, lim Limits) (*Program, error) {
-	if uint64(len(b)) > lim.MaxInputBytes+encodingSlack {
+	if uint64(len(b)) > satAdd(lim.MaxInputBytes, encodingSlack) {
 		return nil, reject(ErrTooLarge, "program is %d bytes, more than the %d-byte input limit allows; submit smaller inputs", len(b), lim.MaxInputBytes)
 	}
 	p := new(Program)
@@ -79,8 +89,9 @@ func Decode(b []byte, lim Limits) (*Program, error) {
 var inputNames = [...]string{"A", "B"}
 
 // Check validates the program statically: version, kind, input count and
-// shapes, value range [-127, 127], K and size limits, and that the work fits
-// in 64 bits.
+// shapes, then every cap on the declared shapes (K, input bytes, work,
+// result bytes, memory), and only then the data: lengths and the value
+// range [-127, 127]. Nothing here allocates.
 func (p *Program) Check(lim Limits) error {
 	if p.Version != Version1 {
 		return reject(ErrVersion, "program version %d is not supported; this node runs version %d programs", p.Version, Version1)
@@ -91,31 +102,22 @@ func (p *Program) Check(lim Limits) error {
 	if len(p.Inputs) != 2 {
 		return reject(ErrShape, "matmul takes 2 inputs (A, B), got %d", len(p.Inputs))
 	}
-	var total uint64
-	for _, t := range p.Inputs {
-		total += uint64(len(t.Data))
-	}
-	if total > lim.MaxInputBytes {
-		return reject(ErrTooLarge, "inputs hold %d bytes, more than the limit of %d; split the job into smaller products", total, lim.MaxInputBytes)
-	}
 	for i, t := range p.Inputs {
-		name := inputNames[i]
 		if t.Rows == 0 || t.Cols == 0 {
-			return reject(ErrShape, "input %s: shape %d×%d has a zero dimension; every dimension must be at least 1", name, t.Rows, t.Cols)
-		}
-		if n := uint64(t.Rows) * uint64(t.Cols); n != uint64(len(t.Data)) {
-			return reject(ErrShape, "input %s: shape %d×%d needs %d bytes of data, got %d", name, t.Rows, t.Cols, n, len(t.Data))
+			return reject(ErrShape, "input %s: shape %d×%d has a zero dimension; every dimension must be at least 1", inputNames[i], t.Rows, t.Cols)
 		}
 	}
 	a, b := p.Inputs[0], p.Inputs[1]
 	if a.Cols != b.Rows {
 		return reject(ErrShape, "input B: shape %d×%d does not match A's %d×%d (B needs %d rows)", b.Rows, b.Cols, a.Rows, a.Cols, a.Cols)
 	}
-	if a.Cols > lim.MaxK {
-		return reject(ErrTooLarge, "inner dimension K = %d exceeds the limit of %d; split the product along K", a.Cols, lim.MaxK)
+	if err := checkCaps(a.Rows, a.Cols, b.Cols, lim); err != nil {
+		return err
 	}
-	if _, ok := work(a.Rows, a.Cols, b.Cols); !ok {
-		return reject(ErrTooLarge, "work %d×%d×%d MACs overflows 64 bits; split the job", a.Rows, a.Cols, b.Cols)
+	for i, t := range p.Inputs {
+		if n := uint64(t.Rows) * uint64(t.Cols); n != uint64(len(t.Data)) {
+			return reject(ErrShape, "input %s: shape %d×%d needs %d bytes of data, got %d", inputNames[i], t.Rows, t.Cols, n, len(t.Data))
+		}
 	}
 	for i, t := range p.Inputs {
 		// -128 is excluded so that negation and the noised bounds stay symmetric.
@@ -124,6 +126,45 @@ func (p *Program) Check(lim Limits) error {
 		}
 	}
 	return nil
+}
+
+// checkCaps runs every shape-derived cap on an M×K by K×N product. It
+// needs the declared shape only, so a program whose product could not be
+// held is refused before anything is built for it.
+func checkCaps(m, k, n uint32, lim Limits) error {
+	if k > lim.MaxK {
+		return reject(ErrTooLarge, "inner dimension K = %d exceeds the limit of %d; split the product along K", k, lim.MaxK)
+	}
+	if in := satMul(uint64(k), uint64(m)+uint64(n)); in > lim.MaxInputBytes {
+		return reject(ErrTooLarge, "inputs hold %d bytes, more than the limit of %d; split the job into smaller products", in, lim.MaxInputBytes)
+	}
+	w, ok := work(m, k, n)
+	if !ok {
+		return reject(ErrTooLarge, "work %d×%d×%d MACs overflows 64 bits; split the job", m, k, n)
+	}
+	if w > lim.MaxWork {
+		return reject(ErrTooLarge, "work %d×%d×%d = %d MACs exceeds the limit of %d; split the job into smaller products", m, k, n, w, lim.MaxWork)
+	}
+	if rb := ResultBytes(m, n); rb > lim.MaxResultBytes {
+		return reject(ErrTooLarge, "result %d×%d takes %d bytes (4 per entry), more than the limit of %d a block may carry; split the job along M or N", m, n, rb, lim.MaxResultBytes)
+	}
+	if mem := memoryBytes(m, k, n, lim.Geometry); mem > lim.MaxMemoryBytes {
+		return reject(ErrTooLarge, "computing or checking the %d×%d×%d product needs about %d bytes of memory, more than the limit of %d; split the job into smaller products", m, k, n, mem, lim.MaxMemoryBytes)
+	}
+	return nil
+}
+
+// ResultBytes is the size of an M×N int32 result's data, 4·M·N
+// (MaxUint64 when that overflows).
+func ResultBytes(m, n uint32) uint64 { return satMul(4, uint64(m)*uint64(n)) }
+
+// ResultBytes is the size of the program's result data (0 for a program
+// with the wrong inputs).
+func (p *Program) ResultBytes() uint64 {
+	if p.Kind != KindMatMul || len(p.Inputs) != 2 {
+		return 0
+	}
+	return ResultBytes(p.Inputs[0].Rows, p.Inputs[1].Cols)
 }
 
 // work returns M·K·N and whether it fits in 64 bits.
@@ -146,9 +187,10 @@ func (p *Program) Work() uint64 {
 }
 
 // MatMulOperands returns A and B of a matmul program as compute matrices
-// (copies). It checks the program's structure but not the size limits.
+// (copies). It checks the program's structure but not the size limits: the
+// program must have been decoded under the node's limits (vm.Decode).
 func (p *Program) MatMulOperands() (a, b compute.I8, err error) {
-	if err := p.Check(Limits{MaxInputBytes: math.MaxUint64, MaxK: compute.MaxK}); err != nil {
+	if err := p.Check(unbounded); err != nil {
 		return a, b, err
 	}
 	return matrixOf(p.Inputs[0]), matrixOf(p.Inputs[1]), nil
@@ -162,7 +204,9 @@ func matrixOf(t Tensor) compute.I8 {
 	return m
 }
 
-// Run executes the program on be and returns its exact result.
+// Run executes the program on be and returns its exact result. Like
+// MatMulOperands it trusts p to have passed Decode under the node's limits,
+// which bound the result it allocates.
 func Run(be compute.Backend, p *Program) (compute.I32, error) {
 	a, b, err := p.MatMulOperands()
 	if err != nil {

@@ -4,12 +4,28 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/quern-chain/quern/compute"
 )
+
+// testLimits are the devnet's caps (chain.JobLimits builds the real ones;
+// vm cannot import chain).
+func testLimits() Limits {
+	return Limits{
+		MaxInputBytes: 16 << 20, MaxResultBytes: 16 << 20, MaxWork: 1 << 36, MaxMemoryBytes: 256 << 20,
+		MaxK: compute.MaxK, Geometry: compute.Geometry{Tile: 64, Chunk: 16},
+	}
+}
+
+func withLimits(f func(l *Limits)) Limits {
+	l := testLimits()
+	f(&l)
+	return l
+}
 
 func sample(m, k, n int) *Program {
 	return NewMatMul(compute.RandomI8([32]byte{1}, m, k), compute.RandomI8([32]byte{2}, k, n))
@@ -21,7 +37,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := Decode(enc, DefaultLimits())
+	q, err := Decode(enc, testLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,19 +54,19 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if !bytes.Equal(enc, again) {
 		t.Fatal("re-encoding differs")
 	}
-	if _, err := Decode(append(enc, 0x00), DefaultLimits()); !errors.Is(err, ErrEncoding) {
+	if _, err := Decode(append(enc, 0x00), testLimits()); !errors.Is(err, ErrEncoding) {
 		t.Fatalf("trailing byte: %v", err)
 	}
-	if _, err := Decode(enc[:len(enc)-1], DefaultLimits()); !errors.Is(err, ErrEncoding) {
+	if _, err := Decode(enc[:len(enc)-1], testLimits()); !errors.Is(err, ErrEncoding) {
 		t.Fatalf("truncated: %v", err)
 	}
-	if _, err := Decode(nil, DefaultLimits()); !errors.Is(err, ErrEncoding) {
+	if _, err := Decode(nil, testLimits()); !errors.Is(err, ErrEncoding) {
 		t.Fatalf("empty: %v", err)
 	}
 }
 
 func TestCheckRejects(t *testing.T) {
-	lim := DefaultLimits()
+	lim := testLimits()
 	valid := func() *Program { return sample(4, 6, 5) }
 	cases := []struct {
 		name   string
@@ -70,10 +86,13 @@ func TestCheckRejects(t *testing.T) {
 		{"inner", func(p *Program) {
 			p.Inputs[1] = Tensor{Rows: 7, Cols: 5, Data: make([]byte, 35)}
 		}, lim, ErrShape, "input B: shape 7×5 does not match A's 4×6 (B needs 6 rows)"},
-		{"max K", func(p *Program) {}, Limits{MaxInputBytes: 1 << 20, MaxK: 5}, ErrTooLarge, "K = 6 exceeds the limit of 5"},
+		{"max K", func(p *Program) {}, withLimits(func(l *Limits) { l.MaxK = 5 }), ErrTooLarge, "K = 6 exceeds the limit of 5"},
 		{"-128 in A", func(p *Program) { p.Inputs[0].Data[7] = 0x80 }, lim, ErrValue, "input A: entry (1, 1) is -128"},
 		{"-128 in B", func(p *Program) { p.Inputs[1].Data[29] = 0x80 }, lim, ErrValue, "input B: entry (5, 4) is -128"},
-		{"input bytes", func(p *Program) {}, Limits{MaxInputBytes: 53, MaxK: 100}, ErrTooLarge, "inputs hold 54 bytes"},
+		{"input bytes", func(p *Program) {}, withLimits(func(l *Limits) { l.MaxInputBytes = 53 }), ErrTooLarge, "inputs hold 54 bytes"},
+		{"work", func(p *Program) {}, withLimits(func(l *Limits) { l.MaxWork = 119 }), ErrTooLarge, "4×6×5 = 120 MACs exceeds the limit of 119"},
+		{"result bytes", func(p *Program) {}, withLimits(func(l *Limits) { l.MaxResultBytes = 79 }), ErrTooLarge, "result 4×5 takes 80 bytes"},
+		{"memory", func(p *Program) {}, withLimits(func(l *Limits) { l.MaxMemoryBytes = 1 << 20 }), ErrTooLarge, "bytes of memory, more than the limit of 1048576"},
 	}
 	for _, c := range cases {
 		p := valid()
@@ -126,7 +145,7 @@ func TestCheckWorkOverflow(t *testing.T) {
 
 func TestDecodeRejectsOversizedEncoding(t *testing.T) {
 	enc, _ := Encode(sample(64, 64, 64))
-	if _, err := Decode(enc, Limits{MaxInputBytes: 100, MaxK: 100}); !errors.Is(err, ErrTooLarge) {
+	if _, err := Decode(enc, withLimits(func(l *Limits) { l.MaxInputBytes = 100 })); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -138,7 +157,7 @@ func TestDecodeRejectsBadFields(t *testing.T) {
 		mustRLP(t, []any{[]byte{1, 2}, uint8(1), []Tensor{}}),
 		mustRLP(t, []any{uint64(1), uint64(300), []Tensor{}}),
 	} {
-		if _, err := Decode(b, DefaultLimits()); !errors.Is(err, ErrEncoding) {
+		if _, err := Decode(b, testLimits()); !errors.Is(err, ErrEncoding) {
 			t.Errorf("%x: got %v", b, err)
 		}
 	}
@@ -166,7 +185,7 @@ func TestRunMatchesMatMul(t *testing.T) {
 		a, b := compute.RandomI8([32]byte{3}, s[0], s[1]), compute.RandomI8([32]byte{4}, s[1], s[2])
 		p := NewMatMul(a, b)
 		enc, _ := Encode(p)
-		q, err := Decode(enc, DefaultLimits())
+		q, err := Decode(enc, testLimits())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +282,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xc0})
 	f.Add([]byte{0xc3, 0x01, 0x01, 0xc0})
 	sentinels := []error{ErrEncoding, ErrVersion, ErrKind, ErrShape, ErrValue, ErrTooLarge}
-	lim := Limits{MaxInputBytes: 1 << 16, MaxK: 1024}
+	lim := withLimits(func(l *Limits) { l.MaxInputBytes, l.MaxK = 1<<16, 1024 })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Decode(data, lim)
 		if err != nil {
@@ -287,4 +306,45 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCapsBeforeData: the caps are read off the declared shapes, so a
+// program that declares a product the caps do not allow is refused for that,
+// whatever its data holds (here: none at all), and nothing is allocated.
+func TestCapsBeforeData(t *testing.T) {
+	lim := testLimits()
+	for _, c := range []struct {
+		name    string
+		m, k, n uint32
+		msg     string
+	}{
+		{"skinny result 3000×1·1×3000", 3000, 1, 3000, "result 3000×3000 takes 36000000 bytes"},
+		{"1e6×1·1×1e6", 1_000_000, 1, 1_000_000, "exceeds the limit of 68719476736"},
+		{"overflowing work", math.MaxUint32, 1 << 16, math.MaxUint32, "inputs hold"},
+	} {
+		p := &Program{Version: Version1, Kind: KindMatMul, Inputs: []Tensor{{Rows: c.m, Cols: c.k}, {Rows: c.k, Cols: c.n}}}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := p.Check(lim)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: got %v, want ErrTooLarge with %q", c.name, err, c.msg)
+		}
+		// The rejection's message is all Check allocates; the bound leaves
+		// room for the runtime's and other goroutines' allocations, which
+		// MemStats counts too, and is still far below the 36 MB result.
+		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+			t.Errorf("%s: Check allocated %d bytes", c.name, d)
+		}
+	}
+}
+
+func TestMemoryBytesSaturates(t *testing.T) {
+	p := &Program{Version: Version1, Kind: KindMatMul, Inputs: []Tensor{{Rows: math.MaxUint32, Cols: 1 << 16}, {Rows: 1 << 16, Cols: math.MaxUint32}}}
+	if got := p.MemoryBytes(compute.Geometry{Tile: 1, Chunk: 1}); got != math.MaxUint64 {
+		t.Fatalf("MemoryBytes = %d, want saturation", got)
+	}
+	if got := ResultBytes(math.MaxUint32, math.MaxUint32); got != math.MaxUint64 {
+		t.Fatalf("ResultBytes = %d, want saturation", got)
+	}
 }

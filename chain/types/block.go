@@ -3,6 +3,7 @@ package types
 import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 )
 
 // JobResult is a matrix-product job's output carried in a block body: the
@@ -61,3 +62,57 @@ var EmptyRoot = ResultRoot(nil)
 
 // Keccak is a convenience alias used across packages for domain hashes.
 func Keccak(parts ...[]byte) common.Hash { return crypto.Keccak256Hash(parts...) }
+
+// EncodedSize is the length of rlp(b), computed without encoding the job
+// programs and result data again (a block may hold tens of MiB of them):
+// what the block byte cap (Params.MaxBlockBytes) is checked against.
+func (b *Block) EncodedSize() uint64 {
+	var txs, results uint64
+	for _, tx := range b.Txs {
+		txs += TxEncodedSize(tx)
+	}
+	for _, r := range b.Results {
+		results += r.EncodedSize()
+	}
+	header := uint64(1) // a nil header encodes as an empty list (and is refused on decode)
+	if b.Header != nil {
+		enc, _ := rlp.EncodeToBytes(b.Header)
+		header = uint64(len(enc))
+	}
+	return rlp.ListSize(header + rlp.ListSize(txs) + rlp.ListSize(results))
+}
+
+// EncodedSize is the length of rlp(r).
+func (r *JobResult) EncodedSize() uint64 {
+	return withBlob(&JobResult{JobID: r.JobID, Rows: r.Rows, Cols: r.Cols}, r.Data)
+}
+
+// TxEncodedSize is the length of rlp(tx).
+func TxEncodedSize(tx *Tx) uint64 {
+	return withBlob(&Tx{
+		ChainID: tx.ChainID, Nonce: tx.Nonce, Kind: tx.Kind, To: tx.To, Value: tx.Value, Fee: tx.Fee,
+		Expiry: tx.Expiry, Sig: tx.Sig,
+	}, tx.Program)
+}
+
+// withBlob sizes the RLP list v whose one empty byte-string field is to
+// hold blob: the empty string's one byte gives way to blob's encoding.
+func withBlob(v any, blob []byte) uint64 {
+	enc, err := rlp.EncodeToBytes(v)
+	if err != nil {
+		return 0
+	}
+	_, content, _, err := rlp.Split(enc)
+	if err != nil {
+		return 0
+	}
+	return rlp.ListSize(uint64(len(content)) - 1 + blobSize(blob))
+}
+
+// blobSize is the length of a byte string's RLP encoding.
+func blobSize(b []byte) uint64 {
+	if len(b) == 1 && b[0] < 0x80 {
+		return 1
+	}
+	return rlp.ListSize(uint64(len(b))) // string and list headers have the same length
+}

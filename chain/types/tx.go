@@ -1,9 +1,11 @@
 package types
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -30,6 +32,18 @@ type Tx struct {
 	Expiry  uint64 // job: last block number at which its result may land
 	Program []byte // job: encoded vm program with inline inputs
 	Sig     []byte // 65-byte [R ‖ S ‖ V] secp256k1 signature over SigningHash
+
+	// sender caches Sender's answer beside the signing hash and signature it
+	// was recovered from, so a tx changed after the call is recovered afresh.
+	// rlp skips unexported fields; the atomic makes a Tx uncopyable (go vet).
+	sender atomic.Pointer[senderCache]
+}
+
+// senderCache is one recovered sender and what it was recovered from.
+type senderCache struct {
+	signingHash common.Hash
+	sig         [crypto.SignatureLength]byte
+	from        common.Address
 }
 
 // unsignedTx is the RLP list that is signed: every field but the signature.
@@ -69,21 +83,29 @@ func (tx *Tx) Sign(key *ecdsa.PrivateKey) error {
 	return nil
 }
 
-// Sender recovers the address that signed tx.
+// Sender recovers the address that signed tx. The answer is cached: a later
+// call costs the signing hash (which keys the cache) but no key recovery, the
+// bulk of the work for a transfer.
 func (tx *Tx) Sender() (common.Address, error) {
 	if len(tx.Sig) != crypto.SignatureLength {
 		return common.Address{}, ErrInvalidSig
+	}
+	h := tx.SigningHash()
+	if c := tx.sender.Load(); c != nil && c.signingHash == h && bytes.Equal(c.sig[:], tx.Sig) {
+		return c.from, nil
 	}
 	r, s, v := new(uint256.Int).SetBytes(tx.Sig[:32]), new(uint256.Int).SetBytes(tx.Sig[32:64]), tx.Sig[64]
 	if !crypto.ValidateSignatureValues(v, r.ToBig(), s.ToBig(), true) {
 		return common.Address{}, ErrInvalidSig
 	}
-	h := tx.SigningHash()
 	pub, err := crypto.SigToPub(h[:], tx.Sig)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %v", ErrInvalidSig, err)
 	}
-	return crypto.PubkeyToAddress(*pub), nil
+	c := &senderCache{signingHash: h, from: crypto.PubkeyToAddress(*pub)}
+	copy(c.sig[:], tx.Sig)
+	tx.sender.Store(c)
+	return c.from, nil
 }
 
 // Cost is the most the sender's balance must cover: Value + Fee.

@@ -25,6 +25,7 @@ import (
 	"github.com/holiman/uint256"
 	"github.com/sbinet/npyio/npy"
 
+	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
 	"github.com/quern-chain/quern/node"
@@ -112,7 +113,7 @@ func (f *fakeAPI) SendRawTransaction(raw hexutil.Bytes) (common.Hash, error) {
 	f.sent = append(f.sent, tx)
 	id := tx.Hash()
 	if tx.Kind == types.TxJob {
-		p, err := vm.Decode(tx.Program, vm.DefaultLimits())
+		p, err := vm.Decode(tx.Program, chain.JobLimits(fakeParams()))
 		if err != nil {
 			return common.Hash{}, err
 		}
@@ -177,8 +178,22 @@ func (f *fakeAPI) MinerRewards(addr common.Address) node.RPCRewards {
 	return node.RPCRewards{Address: addr, Total: "2500000000000000000", Blocks: 3}
 }
 
-func (f *fakeAPI) JobBaseFee(work uint64) string {
-	return new(uint256.Int).Mul(f.baseFee, uint256.NewInt(work)).Dec()
+// JobBaseFee is the work part at baseFee a MAC plus the devnet's byte fee.
+func (f *fakeAPI) JobBaseFee(work uint64, bytes *uint64) string {
+	fee := new(uint256.Int).Mul(f.baseFee, uint256.NewInt(work))
+	if bytes != nil {
+		fee.Add(fee, new(uint256.Int).Mul(fakeParams().JobByteFee, uint256.NewInt(*bytes)))
+	}
+	return fee.Dec()
+}
+
+// JobLimits are the devnet's caps.
+func (f *fakeAPI) JobLimits() node.RPCJobLimits { return node.JobLimitsOf(fakeParams()) }
+
+// fakeParams are the params the fake node serves its caps from: the devnet's.
+func fakeParams() *types.Params {
+	p := chain.DevGenesis().Config
+	return &p
 }
 
 func matmul(a, b compute.I8) compute.I32 {
@@ -428,13 +443,16 @@ func TestJobSubmitMatMul(t *testing.T) {
 	aPath, a := saveInt8(t, dir, "a.npy", 16, 32, func(i, j int) int8 { return int8((i*7+j*3)%255 - 127) })
 	bPath, b := saveInt8(t, dir, "b.npy", 32, 8, func(i, j int) int8 { return int8((i*5+j*11)%200 - 100) })
 	work := uint64(16 * 32 * 8)
+	prog, _ := vm.Encode(vm.NewMatMul(a, b))
+	bytes := uint64(len(prog)) + 4*16*8                             // program and result
 	base := new(uint256.Int).Mul(api.baseFee, uint256.NewInt(work)) // 0.00002048 QRN
+	base.Add(base, new(uint256.Int).Mul(fakeParams().JobByteFee, uint256.NewInt(bytes)))
 	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(),
 		"--a", aPath, "--b", bPath, "--password-file", passwordFile(t, "pw")}
 
 	_, stderr, code := quern(t, append(args, "--fee", "0.00001")...)
-	wantError(t, stderr, code, fmt.Sprintf("fee 0.00001 QRN is below this job's base fee %s QRN (%d MACs); pass --fee %s or more",
-		formatQRN(base), work, formatQRN(base)))
+	wantError(t, stderr, code, fmt.Sprintf("fee 0.00001 QRN is below this job's base fee %s QRN (%d MACs, and %d bytes of program and result at 0.0000003 QRN a byte); pass --fee %s or more",
+		formatQRN(base), work, bytes, formatQRN(base)))
 	_, stderr, code = quern(t, args...)
 	wantError(t, stderr, code, "--fee is required")
 
@@ -452,7 +470,7 @@ func TestJobSubmitMatMul(t *testing.T) {
 	if tx.Kind != types.TxJob || tx.ChainID != testChainID || tx.Expiry != 77+1000 || !tx.Fee.Eq(qrn("0.01")) {
 		t.Fatalf("tx %+v", tx)
 	}
-	p, err := vm.Decode(tx.Program, vm.DefaultLimits())
+	p, err := vm.Decode(tx.Program, chain.JobLimits(fakeParams()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,6 +523,54 @@ func TestJobSubmitMatMul(t *testing.T) {
 		"submitted:  block 78", "expiry:     block 1077", "done block: 78", "miner:      0x00000000000000000000000000000000000000AA"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("job status lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestJobSubmitChecksCapsBeforeSending: the CLI fetches the node's caps and
+// refuses, before signing or sending, a job the node would refuse: the
+// 3000×1·1×3000 job whose 36 MB result no block may carry, and an expiry
+// past the job lifetime. The error names the cap and the numbers.
+func TestJobSubmitChecksCapsBeforeSending(t *testing.T) {
+	api := newFakeAPI()
+	url := startFake(t, api)
+	ks, _, from := testKey(t, "pw")
+	api.balances[from] = qrn("100")
+	dir := t.TempDir()
+	aPath, _ := saveInt8(t, dir, "a.npy", 3000, 1, func(i, j int) int8 { return 1 })
+	bPath, _ := saveInt8(t, dir, "b.npy", 1, 3000, func(i, j int) int8 { return 1 })
+	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(), "--fee", "1",
+		"--password-file", passwordFile(t, "pw")}
+	_, stderr, code := quern(t, append(args, "--a", aPath, "--b", bPath)...)
+	wantError(t, stderr, code, "job rejected before sending: result 3000×3000 takes 36000000 bytes (4 per entry), more than the limit of 16777216 a block may carry; split the job along M or N")
+
+	small, _ := saveInt8(t, dir, "s.npy", 4, 4, func(i, j int) int8 { return 1 })
+	_, stderr, code = quern(t, append(args, "--a", small, "--b", small, "--expiry", "5000")...)
+	wantError(t, stderr, code, "--expiry 5000 is more than the node's job lifetime of 1800 blocks; pass --expiry 1800 or less")
+	if len(api.sent) != 0 {
+		t.Fatalf("%d txs sent", len(api.sent))
+	}
+}
+
+// TestCheckJob2048: a 2048×2048·2048×2048 job (8 MiB of inputs, a 16 MiB
+// result: the devnet's result cap exactly) passes the CLI's local check; a
+// row more does not.
+func TestCheckJob2048(t *testing.T) {
+	limits := node.JobLimitsOf(fakeParams())
+	for _, c := range []struct {
+		m   int
+		err string
+	}{{2048, ""}, {2049, "result 2049×2048 takes 16785408 bytes"}} {
+		prog, err := vm.Encode(vm.NewMatMul(compute.NewI8(c.m, 2048), compute.NewI8(2048, 2048)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = checkJob(prog, 1000, &limits)
+		if c.err == "" && err != nil {
+			t.Fatalf("%d×2048·2048×2048: %v", c.m, err)
+		}
+		if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Fatalf("%d×2048·2048×2048: %v, want %q", c.m, err, c.err)
 		}
 	}
 }

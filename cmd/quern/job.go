@@ -12,6 +12,7 @@ import (
 
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
+	"github.com/quern-chain/quern/consensus"
 	"github.com/quern-chain/quern/node"
 	"github.com/quern-chain/quern/vm"
 )
@@ -33,8 +34,8 @@ var (
 	}
 	expiryFlag = &cli.Uint64Flag{
 		Name:  "expiry",
-		Usage: "`BLOCKS` from the current head after which an undone job expires and its fee is refunded",
-		Value: 1000,
+		Usage: "`BLOCKS` from the current head after which an undone job expires and its fee, less the program's byte fee, is refunded (at most the node's job lifetime)",
+		Value: 1000, // within the devnet's 1800-block job lifetime
 	}
 	jobTimeoutFlag = &cli.DurationFlag{
 		Name:  "timeout",
@@ -82,31 +83,51 @@ var jobCommand = &cli.Command{
 	},
 }
 
-// loadMatMul reads the two inputs and builds and checks the job program
-// locally, so that a bad input never costs a fee.
-func loadMatMul(pathA, pathB string) (program []byte, work uint64, err error) {
+// loadMatMul reads the two inputs and builds the job program, checking its
+// shapes locally so that a bad input never costs a fee (or a node).
+func loadMatMul(pathA, pathB string) (program []byte, err error) {
 	var a, b compute.I8
 	if a.Rows, a.Cols, a.Data, err = readInt8Matrix(pathA); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if b.Rows, b.Cols, b.Data, err = readInt8Matrix(pathB); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if a.Cols != b.Rows {
-		return nil, 0, fmt.Errorf("%s is %d×%d but %s is %d×%d: b needs %d rows", pathA, a.Rows, a.Cols, pathB, b.Rows, b.Cols, a.Cols)
+		return nil, fmt.Errorf("%s is %d×%d but %s is %d×%d: b needs %d rows", pathA, a.Rows, a.Cols, pathB, b.Rows, b.Cols, a.Cols)
 	}
 	if a.Cols > compute.MaxK {
-		return nil, 0, fmt.Errorf("%s is %d×%d: the inner dimension may be at most %d", pathA, a.Rows, a.Cols, compute.MaxK)
+		return nil, fmt.Errorf("%s is %d×%d: the inner dimension may be at most %d", pathA, a.Rows, a.Cols, compute.MaxK)
 	}
 	program, err = vm.Encode(vm.NewMatMul(a, b))
 	if err != nil {
-		return nil, 0, fmt.Errorf("encoding the job: %v", err)
+		return nil, fmt.Errorf("encoding the job: %v", err)
 	}
-	p, err := vm.Decode(program, vm.DefaultLimits())
+	return program, nil
+}
+
+// checkJob checks a job program and its expiry (blocks after the head)
+// against the node's caps, as the node will, before anything is signed:
+// the error names the cap and the numbers. It returns the decoded program.
+func checkJob(program []byte, blocks uint64, limits *node.RPCJobLimits) (*vm.Program, error) {
+	lim, err := jobVMLimits(limits)
 	if err != nil {
-		return nil, 0, fmt.Errorf("job rejected before sending: %v", err)
+		return nil, fmt.Errorf("node's job limits: %v", err)
 	}
-	return program, p.Work(), nil
+	p, err := vm.Decode(program, lim)
+	if err != nil {
+		return nil, fmt.Errorf("job rejected before sending: %v", err)
+	}
+	if blocks > limits.MaxLifetime {
+		return nil, fmt.Errorf("--expiry %d is more than the node's job lifetime of %d blocks; pass --expiry %d or less", blocks, limits.MaxLifetime, limits.MaxLifetime)
+	}
+	// The signed tx: its fields and a 65-byte signature around the program.
+	size := types.TxEncodedSize(&types.Tx{Kind: types.TxJob, Value: new(uint256.Int), Fee: new(uint256.Int).SetAllOne(),
+		Expiry: ^uint64(0), Program: program, Sig: make([]byte, 65)})
+	if size > limits.MaxTxBytes {
+		return nil, fmt.Errorf("job rejected before sending: the job tx is %d bytes, more than the node's %d-byte transaction limit; submit smaller inputs", size, limits.MaxTxBytes)
+	}
+	return p, nil
 }
 
 func jobSubmitMatMul(c *cli.Context) error {
@@ -127,7 +148,7 @@ func jobSubmitMatMul(c *cli.Context) error {
 	if blocks == 0 {
 		return errors.New("--expiry must be at least 1 block")
 	}
-	program, work, err := loadMatMul(c.String(matAFlag.Name), c.String(matBFlag.Name))
+	program, err := loadMatMul(c.String(matAFlag.Name), c.String(matBFlag.Name))
 	if err != nil {
 		return err
 	}
@@ -144,15 +165,29 @@ func jobSubmitMatMul(c *cli.Context) error {
 	if err != nil {
 		return about(err, "node info")
 	}
-	base, err := nc.JobBaseFee(c.Context, work)
+	limits, err := nc.JobLimits(c.Context)
+	if err != nil {
+		return about(err, "job limits")
+	}
+	prog, err := checkJob(program, blocks, limits)
+	if err != nil {
+		return err
+	}
+	work, bytes := prog.Work(), consensus.JobBytes(len(program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
+	base, err := nc.JobBaseFee(c.Context, work, bytes)
 	if err != nil {
 		return about(err, "base fee")
 	}
+	byteFee, err := uint256.FromDecimal(limits.JobByteFee)
+	if err != nil {
+		return fmt.Errorf("node's job byte fee %q: %v", limits.JobByteFee, err)
+	}
+	why := fmt.Sprintf("%d MACs, and %d bytes of program and result at %s QRN a byte", work, bytes, formatQRN(byteFee))
 	if fee == nil {
-		return fmt.Errorf("--fee is required: this job's base fee is %s QRN (%d MACs); pass --fee %s or more", formatQRN(base), work, formatQRN(base))
+		return fmt.Errorf("--fee is required: this job's base fee is %s QRN (%s); pass --fee %s or more", formatQRN(base), why, formatQRN(base))
 	}
 	if fee.Lt(base) {
-		return fmt.Errorf("fee %s QRN is below this job's base fee %s QRN (%d MACs); pass --fee %s or more", formatQRN(fee), formatQRN(base), work, formatQRN(base))
+		return fmt.Errorf("fee %s QRN is below this job's base fee %s QRN (%s); pass --fee %s or more", formatQRN(fee), formatQRN(base), why, formatQRN(base))
 	}
 	head, err := nc.BlockNumber(c.Context)
 	if err != nil {
@@ -216,7 +251,7 @@ func aboutJob(err error, id common.Hash) error {
 }
 
 func expiredError(job *node.RPCJob) error {
-	return fmt.Errorf("job %s expired after block %d without a result; its fee was refunded", job.ID.Hex(), job.Expiry)
+	return fmt.Errorf("job %s expired after block %d without a result; its fee less the program's byte fee was refunded", job.ID.Hex(), job.Expiry)
 }
 
 func jobStatus(c *cli.Context) error {

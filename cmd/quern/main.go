@@ -62,7 +62,7 @@ func newApp() *cli.App {
 		Usage:                "a proof-of-useful-work blockchain: mine by multiplying matrices that somebody paid for",
 		HideVersion:          true,
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand},
+		Commands:             []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand, txCommand},
 		// Errors are printed once, by run; urfave must not exit or print them.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

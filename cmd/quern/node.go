@@ -17,7 +17,7 @@ import (
 var (
 	nodeConfigFlag = &cli.StringFlag{
 		Name:  "config",
-		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
+		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr/vhosts/corsdomain, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
 	}
 	nodeDataDirFlag = &cli.StringFlag{
 		Name:  "datadir",
@@ -44,6 +44,15 @@ var (
 		Name:  "rpc.addr",
 		Usage: "JSON-RPC HTTP listen `HOST:PORT` (port 0 picks a free one)",
 		Value: node.DefaultRPCAddr,
+	}
+	nodeRPCVHostsFlag = &cli.StringSliceFlag{
+		Name:  "rpc.vhosts",
+		Usage: "host names the RPC accepts in a request's Host header (`H1,H2`; * for any; IP addresses always pass): stops DNS rebinding",
+		Value: cli.NewStringSlice(node.DefaultRPCVHosts),
+	}
+	nodeRPCCorsFlag = &cli.StringSliceFlag{
+		Name:  "rpc.corsdomain",
+		Usage: "web origins allowed to call the RPC from a browser (`O1,O2`, e.g. https://app.example.org; * for any; none by default)",
 	}
 	nodeP2PListenFlag = &cli.StringSliceFlag{
 		Name:  "p2p.listen",
@@ -84,7 +93,7 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: services stop in reverse order and
 the database is closed cleanly.`,
 	Flags: []cli.Flag{
 		nodeConfigFlag, nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
-		nodeRPCAddrFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
+		nodeRPCAddrFlag, nodeRPCVHostsFlag, nodeRPCCorsFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
 		nodeLogLevelFlag,
 	},
 	Action: runNode,
@@ -120,6 +129,8 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	boolean(nodeMineFlag, &cfg.Mine)
 	str(nodeMinerAddressFlag, &cfg.MinerAddress)
 	str(nodeRPCAddrFlag, &cfg.RPCAddr)
+	list(nodeRPCVHostsFlag, &cfg.RPCVHosts)
+	list(nodeRPCCorsFlag, &cfg.RPCCorsDomains)
 	list(nodeP2PListenFlag, &cfg.P2PListen)
 	list(nodeBootnodesFlag, &cfg.Bootnodes)
 	boolean(nodeMDNSFlag, &cfg.MDNS)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -83,7 +84,7 @@ func (nc *nodeClient) explain(err error) error {
 	}
 	var httpErr rpc.HTTPError
 	if errors.As(err, &httpErr) {
-		return fmt.Errorf("node at %s answered HTTP %s (is that the node's RPC address?)", nc.url, httpErr.Status)
+		return nc.explainHTTP(httpErr)
 	}
 	if errors.Is(err, context.Canceled) {
 		return errors.New("interrupted")
@@ -112,6 +113,28 @@ func (nc *nodeClient) explain(err error) error {
 		reason = urlErr.Err.Error()
 	}
 	return &unreachableError{url: nc.url, reason: reason}
+}
+
+// explainHTTP turns an HTTP refusal into what to do about it; the node's
+// own message (its body) names the limit or the host it refused.
+func (nc *nodeClient) explainHTTP(e rpc.HTTPError) error {
+	msg := strings.TrimSpace(string(e.Body))
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	switch e.StatusCode {
+	case http.StatusRequestEntityTooLarge:
+		if msg == "" {
+			msg = "request body over the node's limit"
+		}
+		return &nodeError{msg: fmt.Sprintf("node at %s refused the request as too large (HTTP 413): %s", nc.url, msg), code: e.StatusCode}
+	case http.StatusForbidden:
+		if msg == "" {
+			msg = "forbidden"
+		}
+		return &nodeError{msg: fmt.Sprintf("node at %s refused the request (HTTP 403: %s): use its IP address in --rpc, or start it with --rpc.vhosts naming this host", nc.url, msg), code: e.StatusCode}
+	}
+	return fmt.Errorf("node at %s answered HTTP %s (is that the node's RPC address?)", nc.url, e.Status)
 }
 
 // unreachableError says the node did not answer at all.
@@ -263,10 +286,11 @@ func (nc *nodeClient) MinerRewards(ctx context.Context, addr common.Address) (*n
 	return &r, nil
 }
 
-// JobBaseFee is the least fee a job of the given work (MACs) may pay now.
-func (nc *nodeClient) JobBaseFee(ctx context.Context, work uint64) (*uint256.Int, error) {
+// JobBaseFee is the least fee a job of the given work (MACs) taking bytes
+// of block space (program plus result) may pay now.
+func (nc *nodeClient) JobBaseFee(ctx context.Context, work, bytes uint64) (*uint256.Int, error) {
 	var w jsonWei
-	if err := nc.call(ctx, &w, "jobBaseFee", work); err != nil {
+	if err := nc.call(ctx, &w, "jobBaseFee", work, bytes); err != nil {
 		return nil, err
 	}
 	return w.Int, nil
