@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,9 @@ type API struct {
 	// and its total difficulty never change, and building the answer hashes
 	// every tx and result (megabytes for job blocks) and recovers senders.
 	blocks *lru.Cache[common.Hash, *RPCBlock]
+	// answers bounds the memory of large answers built at once (set by
+	// startRPC; nil: unbounded, as for in-process calls).
+	answers *answerBudget
 }
 
 // rpcBlockCacheSize answers are kept; a 1000-tx answer is about 250 KB.
@@ -255,7 +259,7 @@ func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
 }
 
 // GetJobResult returns a done job's product (int32, little-endian, row-major).
-func (api *API) GetJobResult(id common.Hash) (*RPCJobResult, error) {
+func (api *API) GetJobResult(ctx context.Context, id common.Hash) (*RPCJobResult, error) {
 	j, ok := api.n.chain.State().Job(id)
 	if !ok {
 		return nil, fmt.Errorf("job %s not found", id.Hex())
@@ -265,6 +269,11 @@ func (api *API) GetJobResult(id common.Hash) (*RPCJobResult, error) {
 		return nil, fmt.Errorf("job %s is pending (no result yet)", id.Hex())
 	case chain.JobExpired:
 		return nil, fmt.Errorf("job %s expired at block %d without a result", id.Hex(), j.Expiry)
+	}
+	// Read from the store, hex-encoded, marshalled and written: about five
+	// copies of the result are alive until the answer is out.
+	if err := api.answers.take(ctx, 5*4*int64(j.Rows)*int64(j.Cols)); err != nil {
+		return nil, err
 	}
 	r, err := api.n.chain.JobResult(id)
 	if err != nil {

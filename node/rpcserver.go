@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
@@ -29,6 +30,15 @@ type RPCLimits struct {
 	MaxConns          int           // connections served at once; more wait in the accept queue
 	MaxBodyBytes      int           // a request body; 0: MaxRPCBodyBytes of the chain
 	BatchItems        int           // calls in one batch
+	// Request body bytes held at once by all connections together. Each
+	// body may be MaxBodyBytes; without a shared budget MaxConns clients
+	// that really send their bytes could make the node hold MaxConns ×
+	// MaxBodyBytes (4 GiB). Past it a request is answered 503.
+	InFlightBodyBytes int
+	// Bytes of large answers (job results) built at once by all clients
+	// (answerBudget); a call waits up to AnswerWait for room, then "busy".
+	InFlightAnswerBytes int
+	AnswerWait          time.Duration
 	// A batch's answers stop once together they pass this: the call that
 	// crosses it is still answered (so a batch holds at most this plus one
 	// answer), the rest get "response too large". Single calls are not
@@ -48,6 +58,10 @@ func DefaultRPCLimits() RPCLimits {
 		MaxConns:           128,
 		BatchItems:         100,
 		BatchResponseBytes: 8 << 20,
+		InFlightBodyBytes:  256 << 20, // eight largest job txs at once
+		// Six largest results (16 MiB, weighed 5×) at once.
+		InFlightAnswerBytes: 512 << 20,
+		AnswerWait:          10 * time.Second,
 	}
 }
 
@@ -75,6 +89,13 @@ func (l RPCLimits) withDefaults(p *types.Params) RPCLimits {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = int(MaxRPCBodyBytes(p))
+	}
+	if l.InFlightAnswerBytes <= 0 {
+		l.InFlightAnswerBytes = d.InFlightAnswerBytes
+	}
+	orDefault(&l.AnswerWait, d.AnswerWait)
+	if l.InFlightBodyBytes <= 0 {
+		l.InFlightBodyBytes = max(d.InFlightBodyBytes, l.MaxBodyBytes)
 	}
 	return l
 }
@@ -112,7 +133,10 @@ func startRPC(cfg *Config, p *types.Params, api *API, log *slog.Logger) (*rpcSer
 		srv.Stop()
 		return nil, fmt.Errorf("rpc listen on %s: %w (pick another with --rpc.addr HOST:PORT)", cfg.RPCAddr, err)
 	}
-	var h http.Handler = &bodyLimitHandler{next: srv, limit: int64(lim.MaxBodyBytes)}
+	api.answers = newAnswerBudget(int64(lim.InFlightAnswerBytes), lim.AnswerWait)
+	bl := newBodyLimitHandler(srv, int64(lim.MaxBodyBytes), int64(lim.InFlightBodyBytes))
+	bl.answers = api.answers
+	var h http.Handler = bl
 	h = newCORSHandler(cfg.RPCCorsDomains, h)
 	h = newVHostHandler(cfg.RPCVHosts, h)
 	s := &rpcServer{
@@ -155,9 +179,21 @@ func (s *rpcServer) stop() error {
 // names the limit. It also hides the declared Content-Length from the rpc
 // package, which would allocate that much up front: a client that declares
 // 33 MiB and sends one byte must cost one byte, not 33 MiB.
+//
+// It also keeps the bytes of all bodies being read within a shared budget:
+// a request that would take the total past it is answered 503 (try again),
+// so memory stays bounded however many connections send real bytes.
 type bodyLimitHandler struct {
-	next  http.Handler
-	limit int64
+	next    http.Handler
+	limit   int64
+	budget  atomic.Int64  // body bytes the server may still take in
+	answers *answerBudget // large answers' bytes, given back once written
+}
+
+func newBodyLimitHandler(next http.Handler, limit, inFlight int64) *bodyLimitHandler {
+	h := &bodyLimitHandler{next: next, limit: limit}
+	h.budget.Store(inFlight)
+	return h
 }
 
 func (h *bodyLimitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,14 +204,25 @@ func (h *bodyLimitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 {
 		r.ContentLength = -1 // unknown: the buffer grows with the bytes that arrive
 	}
-	body := &countedBody{ReadCloser: http.MaxBytesReader(w, r.Body, h.limit)}
+	if h.answers != nil {
+		ctx, hold := withAnswerHold(r.Context())
+		defer h.answers.release(hold) // after the answer is written
+		r = r.WithContext(ctx)
+	}
+	body := &countedBody{ReadCloser: http.MaxBytesReader(w, r.Body, h.limit), budget: &h.budget}
+	defer func() { h.budget.Add(body.taken) }() // the rpc package is done with the body
 	r.Body = body
 	lw := &limitedWriter{ResponseWriter: w, body: body}
 	h.next.ServeHTTP(lw, r)
-	if body.over {
+	switch {
+	case body.over:
 		// The rpc package answered "parse error" into lw, which dropped it.
 		clear(w.Header())
 		h.refuse(w, "")
+	case body.busy:
+		clear(w.Header())
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "node busy: too many request bytes in flight from all clients; retry shortly", http.StatusServiceUnavailable)
 	}
 }
 
@@ -186,17 +233,33 @@ func (h *bodyLimitHandler) refuse(w http.ResponseWriter, size string) {
 }
 
 // countedBody notes that the body ran past the limit (a body without a
-// Content-Length: chunked).
+// Content-Length: chunked), and takes the bytes it reads from the shared
+// budget; busy means the budget ran out.
 type countedBody struct {
 	io.ReadCloser
-	over bool
+	budget *atomic.Int64
+	taken  int64
+	over   bool
+	busy   bool
 }
 
+var errRPCBusy = errors.New("rpc: request bytes in flight over the server's budget")
+
 func (b *countedBody) Read(p []byte) (int, error) {
+	if b.busy {
+		return 0, errRPCBusy
+	}
 	n, err := b.ReadCloser.Read(p)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		b.over = true
+	}
+	if n > 0 {
+		b.taken += int64(n)
+		if b.budget.Add(-int64(n)) < 0 {
+			b.busy = true
+			return n, errRPCBusy
+		}
 	}
 	return n, err
 }
@@ -209,20 +272,20 @@ type limitedWriter struct {
 }
 
 func (w *limitedWriter) WriteHeader(code int) {
-	if !w.body.over {
+	if !w.body.over && !w.body.busy {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
 
 func (w *limitedWriter) Write(p []byte) (int, error) {
-	if w.body.over {
+	if w.body.over || w.body.busy {
 		return len(p), nil
 	}
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *limitedWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.body.over {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.body.over && !w.body.busy {
 		f.Flush()
 	}
 }

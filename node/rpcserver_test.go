@@ -590,3 +590,56 @@ func TestRPCHostConfig(t *testing.T) {
 		}
 	}
 }
+
+// Attack 3, with real bytes: clients that each send a body just under the
+// limit can together make the node hold no more than the shared in-flight
+// budget; past it they get 503, and the budget comes back as bodies end.
+func TestRPCInFlightBodyBudget(t *testing.T) {
+	const limit, budget = 800 << 10, 1 << 20
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	h := newBodyLimitHandler(next, limit, budget)
+
+	// A sends 700 KiB and holds its body open.
+	pr, pw := io.Pipe()
+	aDone := make(chan *httptest.ResponseRecorder)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", pr))
+		aDone <- rec
+	}()
+	if _, err := pw.Write(make([]byte, 700<<10)); err != nil {
+		t.Fatal(err)
+	}
+	for h.budget.Load() > budget-700<<10 {
+		time.Sleep(time.Millisecond) // A's bytes are taken as they are read
+	}
+
+	// B's 600 KiB would take the total past the budget: 503, nothing held.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(make([]byte, 600<<10))))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "in flight") {
+		t.Fatalf("second body past the budget: %d %q, want 503", rec.Code, rec.Body.String())
+	}
+	if got := h.budget.Load(); got != budget-700<<10 {
+		t.Fatalf("budget %d after the refused body, want %d (its bytes given back)", got, budget-700<<10)
+	}
+
+	pw.Close()
+	if a := <-aDone; a.Code != http.StatusOK {
+		t.Fatalf("first body: %d %q", a.Code, a.Body.String())
+	}
+	if got := h.budget.Load(); got != budget {
+		t.Fatalf("budget %d after both requests, want all %d back", got, budget)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(make([]byte, 600<<10))))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("the same body once the budget is free: %d %q", rec.Code, rec.Body.String())
+	}
+}
