@@ -4,7 +4,7 @@ BIN     := bin/quern
 DATADIR ?= .devnet
 PKGS    := ./...
 
-.PHONY: all build test soak bench run clean fmt vet
+.PHONY: all build test soak fuzz bench run clean fmt vet
 
 all: build
 
@@ -17,8 +17,18 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 
+# Reliability soaks (about 10 minutes on 2 cores): SIGKILL cycles of a miner,
+# four miners partitioned and healed under a transfer load, a 500-block sync.
+# SOAKFLAGS sizes them, e.g. SOAKFLAGS='-soak.kills=50 -soak.partitions=5'
+# (the -soak.* flags at the top of cmd/quern/soak_test.go).
+SOAKFLAGS ?=
 soak:
-	$(GO) test -count=1 -timeout 60m -run 'Soak' -v ./cmd/quern -args -quern.long
+	$(GO) test -count=1 -timeout 60m -run '^(TestSoak|TestSyncSoak)$$' -v ./cmd/quern -args -quern.long $(SOAKFLAGS)
+
+# Every fuzzer (found with go test -list), one after another, FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 # Benchmarks print each kernel's GMAC/s beside its baselines (oneDNN, OpenBLAS,
 # gonum, the theoretical peak), the reuse attack, seal and import, in one run

@@ -25,6 +25,11 @@ var npyMagic = []byte("\x93NUMPY")
 // maxNPYHeader bounds the header dict we are willing to read.
 const maxNPYHeader = 1 << 20
 
+// maxNPYElements bounds the values of a matrix we read (1 GiB of int8), far
+// above any job input a chain accepts, so that a header's shape alone can
+// never make us allocate without bound.
+const maxNPYElements = 1 << 30
+
 // npyHeader is the parsed header dict.
 type npyHeader struct {
 	descr   string // dtype string ('<i4'); empty when not a simple dtype
@@ -71,16 +76,18 @@ func decodeInt8Matrix(r io.Reader) (rows, cols int, data []int8, err error) {
 	if rows == 0 || cols == 0 {
 		return 0, 0, nil, fmt.Errorf("matrix is empty (shape %s)", shapeString(hdr.shape))
 	}
-	n := rows * cols
-	if n/cols != rows || n > 1<<40 {
-		return 0, 0, nil, fmt.Errorf("shape %s is too large", shapeString(hdr.shape))
+	if rows > maxNPYElements/cols {
+		return 0, 0, nil, fmt.Errorf("shape %s is too large: a matrix read from .npy holds at most %d values; split the product into smaller jobs", shapeString(hdr.shape), maxNPYElements)
 	}
-	buf := make([]byte, n)
-	if got, err := io.ReadFull(r, buf); err != nil {
+	n := rows * cols
+	// The header is only a claim: grow the buffer as data arrives, so a
+	// short file claiming a huge shape costs what it holds, not what it claims.
+	var buf bytes.Buffer
+	if got, err := io.CopyN(&buf, r, int64(n)); err != nil {
 		return 0, 0, nil, fmt.Errorf("file is truncated: shape %s needs %d data bytes, found %d", shapeString(hdr.shape), n, got)
 	}
 	data = make([]int8, n)
-	for i, b := range buf {
+	for i, b := range buf.Bytes() {
 		v := int8(b)
 		if v == -128 {
 			return 0, 0, nil, fmt.Errorf("value -128 at [%d, %d] is outside [-127, 127]; clip with np.clip(a, -127, 127)", i/cols, i%cols)
