@@ -41,23 +41,29 @@ func (g *gatedBackend) NoisedMatMul(a, b compute.I8, nz *compute.Noise, geo comp
 // sealOn seals a child of c's head with a synthetic puzzle, carrying txs.
 func sealOn(t *testing.T, c *chain.Chain, txs ...*types.Tx) *types.Block {
 	t.Helper()
+	return sealWithResults(t, c, txs, nil)
+}
+
+// sealWithResults seals a child of c's head with a synthetic puzzle,
+// carrying txs and results; it fails if the block left any of them out.
+func sealWithResults(t *testing.T, c *chain.Chain, txs []*types.Tx, results []*types.JobResult) *types.Block {
+	t.Helper()
 	parent := c.CurrentBlock()
-	d := c.NextDifficulty(parent.Header)
 	pow := consensus.NewMiner(c.Params(), compute.Portable())
 	var seal *types.Seal
 	for nonce := uint64(0); seal == nil; nonce++ {
-		s, err := pow.MineSynthetic(context.Background(), parent.Header, d, testCoinbase, nonce)
+		s, err := pow.MineSynthetic(context.Background(), parent.Header, c.NextDifficulty(parent.Header), testCoinbase, nonce)
 		if err != nil {
 			t.Fatal(err)
 		}
 		seal = s
 	}
-	b, err := c.BuildBlock(parent, testCoinbase, max(uint64(time.Now().UnixMilli()), parent.Header.Time+1, c.MinTime(parent.Header)), txs, nil)
+	b, err := c.BuildBlock(parent, testCoinbase, max(uint64(time.Now().UnixMilli()), parent.Header.Time+1, c.MinTime(parent.Header)), txs, results)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Txs) != len(txs) {
-		t.Fatalf("block dropped %d of %d txs", len(txs)-len(b.Txs), len(txs))
+	if len(b.Txs) != len(txs) || len(b.Results) != len(results) {
+		t.Fatalf("block left out %d of %d txs and %d of %d results", len(txs)-len(b.Txs), len(txs), len(results)-len(b.Results), len(results))
 	}
 	b.Header.Seal = *seal
 	if err := c.InsertBlock(b); err != nil {

@@ -26,7 +26,6 @@ import (
 	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
-	"github.com/quern-chain/quern/consensus"
 	"github.com/quern-chain/quern/vm"
 )
 
@@ -481,33 +480,6 @@ func TestRPCBodyLimit(t *testing.T) {
 		t.Fatalf("largest tx (%d bytes): %s, want the pool's own refusal", len(raw), answer)
 	}
 	t.Logf("largest tx %d bytes in a %d-byte request (limit %d): HTTP %d, %s", len(raw), len(req), limit, code, a.Error.Message)
-}
-
-// sealWithResults seals a child of c's head carrying txs and results.
-func sealWithResults(t *testing.T, c *chain.Chain, txs []*types.Tx, results []*types.JobResult) *types.Block {
-	t.Helper()
-	parent := c.CurrentBlock()
-	pow := consensus.NewMiner(c.Params(), compute.Portable())
-	var seal *types.Seal
-	for nonce := uint64(0); seal == nil; nonce++ {
-		s, err := pow.MineSynthetic(context.Background(), parent.Header, c.NextDifficulty(parent.Header), testCoinbase, nonce)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seal = s
-	}
-	b, err := c.BuildBlock(parent, testCoinbase, max(uint64(time.Now().UnixMilli()), parent.Header.Time+1, c.MinTime(parent.Header)), txs, results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b.Results) != len(results) {
-		t.Fatalf("block dropped %d of %d results", len(results)-len(b.Results), len(results))
-	}
-	b.Header.Seal = *seal
-	if err := c.InsertBlock(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // The largest job result (16 MiB, a 32 MiB hex answer) is served to a single
