@@ -57,3 +57,13 @@ func (c *lru[K, V]) remove(k K) {
 		delete(c.items, k)
 	}
 }
+
+// each calls f on every entry, least recent first.
+func (c *lru[K, V]) each(f func(K, V)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e := c.order.Back(); e != nil; e = e.Prev() {
+		ent := e.Value.(*lruEntry[K, V])
+		f(ent.key, ent.val)
+	}
+}

@@ -47,6 +47,7 @@ type TxPoolConfig struct {
 	Lifetime       time.Duration // a queued tx older than this is dropped
 	EvictInterval  time.Duration // how often aged queued txs are looked for between heads
 	DropRecords    int           // dropped hashes remembered for Status
+	Journal        string        // file that keeps the pool across restarts ("": none)
 	Now            func() time.Time
 }
 
@@ -99,6 +100,7 @@ type TxPool struct {
 	mined       int                // since the last summary line
 	promoted    int
 	demoted     int
+	journal     *txJournal // nil: none, or off after a write error
 
 	unsub func()
 	quit  chan struct{}
@@ -151,6 +153,11 @@ func NewTxPool(c *Chain, log *slog.Logger, opts ...TxPoolOption) *TxPool {
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	if cfg.Journal != "" {
+		p.mu.Lock()
+		p.loadJournal()
+		p.mu.Unlock()
+	}
 	heads := make(chan *types.Block, 16)
 	p.unsub = c.SubscribeHead(heads)
 	go p.loop(heads)
@@ -164,11 +171,20 @@ func (c *Chain) headAndState() (*types.Block, *State) {
 	return c.head, c.headState
 }
 
-// Close stops following the chain.
+// Close stops following the chain and leaves the journal compact.
 func (p *TxPool) Close() {
 	p.unsub()
 	close(p.quit)
 	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.journal != nil {
+		p.rotateJournal()
+		if err := p.journal.close(); err != nil {
+			p.log.Warn("Txpool journal: close", "path", p.cfg.Journal, "err", err)
+		}
+		p.journal = nil
+	}
 }
 
 func (p *TxPool) loop(heads <-chan *types.Block) {
@@ -331,6 +347,7 @@ func (p *TxPool) add(ptx *poolTx) error {
 	p.rebuild(ptx.from)
 	p.enforceCaps()
 	p.dropped.remove(ptx.hash)
+	p.journal.write(&journalEntry{Tx: ptx.tx})
 	p.log.Debug("Pooled tx", "hash", ptx.hash, "from", ptx.from, "nonce", ptx.nonce, "pending", ptx.pending, "replaced", old != nil)
 	return nil
 }
@@ -717,6 +734,7 @@ func (p *TxPool) reset() {
 	}
 	p.evictAged()
 	p.enforceCaps()
+	p.maybeRotateJournal()
 	p.summary("Txpool reset", true)
 }
 

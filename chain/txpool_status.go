@@ -85,8 +85,10 @@ func (p *TxPool) drop(t *poolTx, reason DropReason, detail string) {
 
 // record notes a dropped tx for Status and the next summary (p.mu held).
 func (p *TxPool) record(h common.Hash, reason DropReason, detail string) {
-	p.dropped.add(h, DropRecord{Reason: reason, Detail: detail, Time: p.cfg.Now()})
+	now := p.cfg.Now()
+	p.dropped.add(h, DropRecord{Reason: reason, Detail: detail, Time: now})
 	p.dropCounts[reason]++
+	p.journal.write(&journalEntry{Drop: h, Reason: string(reason), Detail: detail, TimeMs: uint64(now.UnixMilli())})
 }
 
 // summary logs the drops, promotions and demotions since the last summary:

@@ -197,7 +197,7 @@ func (n *Node) register() {
 	})
 	n.RegisterLifecycle("txpool", lifecycleFuncs{
 		start: func() error {
-			n.pool = chain.NewTxPool(n.chain, n.log.With("module", "txpool"))
+			n.pool = chain.NewTxPool(n.chain, n.log.With("module", "txpool"), chain.WithJournal(filepath.Join(n.dir, "txpool.rlp")))
 			return nil
 		},
 		stop: func() error { n.pool.Close(); return nil },

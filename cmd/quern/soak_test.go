@@ -138,7 +138,7 @@ func soakKill9(t *testing.T, rep *soakReport) {
 			t.Errorf("kill %d lost %d blocks (> -soak.maxlost=%d)", i+1, lost, *soakMaxLost)
 		}
 		if n := load.resync(0); n > 0 {
-			t.Logf("kill %d: resubmitted %d transactions the node forgot", i+1, n)
+			t.Errorf("kill %d: the node forgot %d accepted transactions (not pooled, mined or reported dropped); resubmitted them", i+1, n)
 		}
 	}
 	// It keeps mining after the last kill.
@@ -443,7 +443,7 @@ type txLoad struct {
 	accounts []*soakAccount
 	sent     int
 	accepted int
-	resent   int
+	resent   int // accepted txs a restarted node forgot, resubmitted
 	rejected map[string]int
 	quit     chan struct{}
 	done     chan struct{}
@@ -567,8 +567,9 @@ func soakRejection(err error) string {
 }
 
 // resync is what a wallet does after its node restarted: resend, in nonce
-// order, every accepted transfer the node no longer knows (not mined, not
-// pooled). It returns how many it resent.
+// order, every accepted transfer the node no longer knows (not pooled, not
+// mined, not reported dropped). The txpool journal should leave none: it
+// returns how many it had to resend, each a tx the node forgot.
 func (l *txLoad) resync(node int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -585,6 +586,10 @@ func (l *txLoad) resync(node int) int {
 		for _, tx := range a.txs {
 			if tx.nonce < pending {
 				continue
+			}
+			var st txStatus
+			if p.try(&st, "quern_getTransactionStatus", tx.hash) == nil && st.Status != "unknown" {
+				continue // the node still knows it: pooled, mined or dropped with a reason
 			}
 			var h common.Hash
 			if p.try(&h, "quern_sendRawTransaction", tx.raw) == nil {
@@ -653,6 +658,9 @@ func (l *txLoad) settle(nodes *soakNodes, within time.Duration) *txLoadResult {
 		}
 		time.Sleep(2 * time.Second)
 	}
+	if res.resent > 0 {
+		l.t.Errorf("restarted nodes forgot %d accepted transactions (the txpool journal should keep them)", res.resent)
+	}
 	if res.lost > 0 {
 		l.t.Errorf("%d accepted transactions were neither mined nor reported dropped after %s: %s", res.lost, within, strings.Join(soakFirst(res.lostTxs, 10), "; "))
 	}
@@ -692,7 +700,7 @@ func (r *soakReport) print(t *testing.T) {
 	if len(r.forks) > 0 {
 		fmt.Fprintf(&b, "partitions that forked: %d (shorter fork: %v blocks)\n", len(r.forks), r.forks)
 	}
-	fmt.Fprintf(&b, "%-10s %6s %9s %9s %6s %8s %5s\n", "txs", "sent", "accepted", "resent", "mined", "dropped", "lost")
+	fmt.Fprintf(&b, "%-10s %6s %9s %9s %6s %8s %5s\n", "txs", "sent", "accepted", "forgotten", "mined", "dropped", "lost")
 	for _, l := range r.loads {
 		fmt.Fprintf(&b, "%-10s %6d %9d %9d %6d %8d %5d\n", l.name, l.sent, l.accepted, l.resent, l.mined, l.dropped, l.lost)
 		for why, n := range l.rejected {
