@@ -48,7 +48,7 @@ func TestTxPoolJournalSurvivesKill(t *testing.T) {
 	// Meanwhile a block carries a0 and b0x, and another tx spends bob's
 	// nonce 1 and all but a little of his balance, so b2 can no longer pay.
 	left := new(uint256.Int).Sub(h.balance(addr2), new(uint256.Int).Mul(minFee, uint256.NewInt(2))) // after b0x's fee
-	left.Sub(left, minFee).Sub(left, uint256.NewInt(2)) // bob keeps 1 wei: b2 needs 1 wei + the fee
+	left.Sub(left, minFee).Sub(left, uint256.NewInt(2))                                             // bob keeps 1 wei: b2 needs 1 wei + the fee
 	drain := signed(t, key2, &types.Tx{Nonce: 1, To: addr1, Value: left, Fee: minFee})
 	if b := h.mine(miner1, []*types.Tx{a0, b0x, drain}); len(b.Txs) != 3 {
 		t.Fatalf("block carries %d of the 3 txs", len(b.Txs))
