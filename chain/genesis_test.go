@@ -115,3 +115,30 @@ func TestOpenReopenMismatch(t *testing.T) {
 	}
 	h.open() // the right genesis still opens
 }
+
+// FuzzLoadGenesis: a genesis file a user passes with --genesis never
+// panics, and one accepted validates and builds a genesis block.
+func FuzzLoadGenesis(f *testing.F) {
+	dev, err := os.ReadFile("dev.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(dev)
+	f.Add([]byte(`{"config":{},"timestamp":0,"alloc":{}}`))
+	f.Add([]byte(`{"config":{"chainId":1},"alloc":{"0x00":"-1"}}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "genesis.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g, err := chain.LoadGenesis(path)
+		if err != nil {
+			return
+		}
+		if err := g.Validate(); err != nil {
+			t.Fatalf("LoadGenesis accepted a genesis that does not validate: %v", err)
+		}
+		g.ToBlock()
+	})
+}

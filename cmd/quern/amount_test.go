@@ -113,3 +113,21 @@ func TestParseWei(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseQRN: an amount a user types never panics, and one accepted
+// prints back to the same wei.
+func FuzzParseQRN(f *testing.F) {
+	for _, s := range []string{"1", "1.5", "0.000000000000000001", "115792089237316195423570985008687907853269984665640564039457", "-1", "1e3", "1.", ".5", " 1", "1_000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseQRN(s)
+		if err != nil {
+			return
+		}
+		back, err := parseQRN(formatQRN(v))
+		if err != nil || !back.Eq(v) {
+			t.Fatalf("%q = %s wei prints as %q, which reads back as %v (%v)", s, v, formatQRN(v), back, err)
+		}
+	})
+}
