@@ -1,6 +1,6 @@
 // Command quern is the quern node and its user tools: run a node, keep keys,
 // send QRN, submit matrix-product jobs and fetch their results over the
-// node's JSON-RPC.
+// node's JSON-RPC, and run trained models on CSV rows.
 package main
 
 import (
@@ -62,7 +62,7 @@ func newApp() *cli.App {
 		Usage:                "a proof-of-useful-work blockchain: mine by multiplying matrices that somebody paid for",
 		HideVersion:          true,
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand, txCommand},
+		Commands:             []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand, txCommand, modelCommand},
 		// Errors are printed once, by run; urfave must not exit or print them.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

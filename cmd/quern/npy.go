@@ -106,12 +106,45 @@ func writeInt32Matrix(path string, rows, cols int, data []int32) error {
 	}
 	var buf bytes.Buffer
 	encodeInt32Matrix(&buf, rows, cols, data)
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+func encodeInt32Matrix(w *bytes.Buffer, rows, cols int, data []int32) {
+	encodeNPY(w, "<i4", []int{rows, cols}, int32Bytes(data))
+}
+
+// encodeNPY writes a C-order array of the given dtype and shape, format
+// version 1.0, around its raw little-endian data.
+func encodeNPY(w *bytes.Buffer, descr string, shape []int, data []byte) {
+	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shapeString(shape))
+	// magic(6) + version(2) + length(2) + dict + padding + '\n' is a multiple of 64.
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	header := dict + strings.Repeat(" ", pad) + "\n"
+	w.Write(npyMagic)
+	w.Write([]byte{1, 0})
+	binary.Write(w, binary.LittleEndian, uint16(len(header)))
+	w.WriteString(header)
+	w.Write(data)
+}
+
+func int32Bytes(data []int32) []byte {
+	b := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	return b
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, so the file appears whole or not at all.
+func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -123,23 +156,6 @@ func writeInt32Matrix(path string, rows, cols int, data []int32) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-func encodeInt32Matrix(w *bytes.Buffer, rows, cols int, data []int32) {
-	dict := fmt.Sprintf("{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	// magic(6) + version(2) + length(2) + dict + padding + '\n' is a multiple of 64.
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	header := dict + strings.Repeat(" ", pad) + "\n"
-	w.Write(npyMagic)
-	w.Write([]byte{1, 0})
-	binary.Write(w, binary.LittleEndian, uint16(len(header)))
-	w.WriteString(header)
-	var b [4]byte
-	for _, v := range data {
-		binary.LittleEndian.PutUint32(b[:], uint32(v))
-		w.Write(b[:])
-	}
 }
 
 func readNPYHeader(r io.Reader) (npyHeader, error) {
