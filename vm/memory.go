@@ -45,6 +45,12 @@ const (
 // included, and a validator to check it (Freivalds and the seal check): the
 // quantity MaxJobMemoryBytes caps. 0 for a program with the wrong inputs.
 func (p *Program) MemoryBytes(g compute.Geometry) uint64 {
+	if p.Kind == KindTrain {
+		if p.Spec == nil || len(p.Spec.Layers) < 2 {
+			return 0
+		}
+		return p.Spec.memoryBytes(g)
+	}
 	if p.Kind != KindMatMul || len(p.Inputs) != 2 {
 		return 0
 	}
@@ -95,4 +101,36 @@ func satAdd(a, b uint64) uint64 {
 		return math.MaxUint64
 	}
 	return s
+}
+
+// memoryBytes is the training estimate: what one step allocates (a miner
+// or a validator replaying an interval; steps run one after another and
+// nothing of a step outlives the next but its state). With B the batch,
+// in_l, out_l the widths, P the state's int32 values and C the classes:
+//
+//	3·(X+Y+meta)                     the program and its decoded copy
+//	+ 24·P                           old and new state, a checkpoint's
+//	                                 encoding and its decoded copy, dW (4P
+//	                                 each), the int8 copies and transposes
+//	+ Σ_l (6·B·in_l + 13·B·out_l)    activations and their transposes, z,
+//	                                 δ, input-gradient products
+//	+ 8·B·C + 4·B + 32·Steps         logits, batch indices, checkpoint roots
+//	+ Σ over the step's products of the matmul estimate (noised, per
+//	  product: forward B×in×out, weight gradient in×B×out, input gradient
+//	  B×out×in) + 2^20.
+func (s *TrainSpec) memoryBytes(g compute.Geometry) uint64 {
+	b := uint64(s.Batch)
+	total := satAdd(satMul(3, s.inputBytes()), satMul(24, s.params()))
+	total = satAdd(total, satAdd(satMul(8*uint64(s.Layers[len(s.Layers)-1]), b), satMul(4, b)))
+	total = satAdd(total, satAdd(satMul(32, uint64(s.Steps)), fixedBytes))
+	for l := range s.layers() {
+		in, out := s.Layers[l], s.Layers[l+1]
+		total = satAdd(total, satMul(b, satAdd(satMul(6, uint64(in)), satMul(13, uint64(out)))))
+		total = satAdd(total, memoryBytes(s.Batch, in, out, g))
+		total = satAdd(total, memoryBytes(in, s.Batch, out, g))
+		if l >= 1 {
+			total = satAdd(total, memoryBytes(s.Batch, out, in, g))
+		}
+	}
+	return total
 }

@@ -15,6 +15,10 @@ const Version1 = 1
 // KindMatMul is a product C = A·B of int8 inputs, result int32.
 const KindMatMul uint8 = 1
 
+// KindTrain is a training run of an integer MLP (train.go, docs/training.md):
+// no Inputs, everything in Program.Train.
+const KindTrain uint8 = 2
+
 // Tensor is an int8 row-major matrix as it travels in a job: Data holds
 // Rows·Cols two's-complement bytes.
 type Tensor struct {
@@ -22,11 +26,15 @@ type Tensor struct {
 	Data       []byte
 }
 
-// Program is a job's computation. For KindMatMul, Inputs = [A (M×K), B (K×N)].
+// Program is a job's computation. For KindMatMul, Inputs = [A (M×K), B (K×N)]
+// and Spec is absent; for KindTrain, Inputs is empty and Spec holds the job.
+// Spec is an optional trailing RLP field, so a matmul program encodes as it
+// always did: rlp([version, kind, inputs]).
 type Program struct {
 	Version uint8
 	Kind    uint8
 	Inputs  []Tensor
+	Spec    *TrainSpec `rlp:"optional"`
 }
 
 // Limits bound what a node accepts; chain.JobLimits builds them from the
@@ -41,6 +49,14 @@ type Limits struct {
 	// Geometry is the tile and chunk job products are computed with; the
 	// memory estimate depends on them.
 	Geometry compute.Geometry
+
+	// Training jobs (KindTrain). Zero refuses every training job: there is
+	// no package default, each must come from the genesis params.
+	MaxTrainSteps      uint32 // steps of one job
+	MaxTrainBatch      uint32 // examples per step
+	MaxTrainWidth      uint32 // every layer width, input and classes included
+	MaxTrainLayers     uint32 // widths in Layers (weight layers + 1)
+	CheckpointInterval uint32 // k: a checkpoint root every k steps (fixes the result size)
 }
 
 // unbounded checks structure only (shapes, values), for callers handed a
@@ -48,6 +64,8 @@ type Limits struct {
 var unbounded = Limits{
 	MaxInputBytes: math.MaxUint64, MaxResultBytes: math.MaxUint64, MaxWork: math.MaxUint64,
 	MaxMemoryBytes: math.MaxUint64, MaxK: compute.MaxK,
+	MaxTrainSteps: math.MaxUint32, MaxTrainBatch: math.MaxUint32, MaxTrainWidth: math.MaxUint32,
+	MaxTrainLayers: math.MaxUint32, CheckpointInterval: 1,
 }
 
 // encodingSlack covers the RLP headers around the inputs' bytes.
@@ -78,7 +96,7 @@ func Decode(b []byte, lim Limits) (*Program, error) {
 	}
 	p := new(Program)
 	if err := rlp.DecodeBytes(b, p); err != nil {
-		return nil, reject(ErrEncoding, "program is not a valid RLP [version, kind, inputs] list: %v", err)
+		return nil, reject(ErrEncoding, "program is not a valid RLP [version, kind, inputs, (train spec)] list: %v", err)
 	}
 	if err := p.Check(lim); err != nil {
 		return nil, err
@@ -91,13 +109,21 @@ var inputNames = [...]string{"A", "B"}
 // Check validates the program statically: version, kind, input count and
 // shapes, then every cap on the declared shapes (K, input bytes, work,
 // result bytes, memory), and only then the data: lengths and the value
-// range [-127, 127]. Nothing here allocates.
+// range [-127, 127]. A training program is checked by checkTrain (train.go).
+// Nothing here allocates.
 func (p *Program) Check(lim Limits) error {
 	if p.Version != Version1 {
 		return reject(ErrVersion, "program version %d is not supported; this node runs version %d programs", p.Version, Version1)
 	}
-	if p.Kind != KindMatMul {
-		return reject(ErrKind, "program kind %d is unknown; version 1 supports kind %d (matmul)", p.Kind, KindMatMul)
+	switch p.Kind {
+	case KindMatMul:
+	case KindTrain:
+		return p.checkTrain(lim)
+	default:
+		return reject(ErrKind, "program kind %d is unknown; version 1 supports kinds %d (matmul) and %d (train)", p.Kind, KindMatMul, KindTrain)
+	}
+	if p.Spec != nil {
+		return reject(ErrShape, "a matmul program carries no training spec; drop it, or submit a kind %d (train) program", KindTrain)
 	}
 	if len(p.Inputs) != 2 {
 		return reject(ErrShape, "matmul takes 2 inputs (A, B), got %d", len(p.Inputs))
@@ -173,9 +199,20 @@ func work(m, k, n uint32) (uint64, bool) {
 	return lo, hi == 0
 }
 
-// Work returns the program's work in MACs (M·K·N for a matmul): 0 for a
-// program with the wrong inputs, MaxUint64 if it overflows. Check first.
+// Work returns the program's work in MACs (M·K·N for a matmul, TrainWork
+// for a training job): 0 for a program with the wrong inputs, MaxUint64 if
+// it overflows. Check first.
 func (p *Program) Work() uint64 {
+	if p.Kind == KindTrain {
+		if p.Spec == nil {
+			return 0
+		}
+		w, ok := p.Spec.work()
+		if !ok {
+			return math.MaxUint64
+		}
+		return w
+	}
 	if p.Kind != KindMatMul || len(p.Inputs) != 2 {
 		return 0
 	}
@@ -190,6 +227,9 @@ func (p *Program) Work() uint64 {
 // (copies). It checks the program's structure but not the size limits: the
 // program must have been decoded under the node's limits (vm.Decode).
 func (p *Program) MatMulOperands() (a, b compute.I8, err error) {
+	if p.Kind != KindMatMul {
+		return a, b, reject(ErrKind, "program kind %d has no matmul operands", p.Kind)
+	}
 	if err := p.Check(unbounded); err != nil {
 		return a, b, err
 	}

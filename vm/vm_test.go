@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/quern-chain/quern/compute"
 )
@@ -281,8 +282,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0xc0})
 	f.Add([]byte{0xc3, 0x01, 0x01, 0xc0})
+	small := &TrainSpec{Layers: []uint32{2, 3, 2}, Steps: 2, Batch: 2, LRShift: 4, Rows: 3,
+		X: []byte{1, 2, 3, 0xff, 0x81, 0x7f}, Y: []byte{0, 1, 1}, Meta: []byte(`{}`)}
+	for _, mutate := range []func(s *TrainSpec){
+		func(s *TrainSpec) {},
+		func(s *TrainSpec) { s.Y[2] = 2 },
+		func(s *TrainSpec) { s.X[1] = 0x80 },
+		func(s *TrainSpec) { s.Layers = []uint32{2, 2} },
+	} {
+		sp := *small
+		sp.X, sp.Y = bytes.Clone(small.X), bytes.Clone(small.Y)
+		mutate(&sp)
+		enc, _ := Encode(NewTrain(sp))
+		f.Add(enc)
+	}
 	sentinels := []error{ErrEncoding, ErrVersion, ErrKind, ErrShape, ErrValue, ErrTooLarge}
-	lim := withLimits(func(l *Limits) { l.MaxInputBytes, l.MaxK = 1<<16, 1024 })
+	lim := withTrain(func(l *Limits) { l.MaxInputBytes, l.MaxK = 1<<16, 1024 })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Decode(data, lim)
 		if err != nil {
@@ -299,6 +314,14 @@ func FuzzDecode(f *testing.F) {
 		again, err := Encode(p)
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("accepted a non-canonical encoding: %x vs %x", data, again)
+		}
+		if s := p.Train(); s != nil {
+			if p.Work() <= 1<<16 {
+				if _, _, err := Train(PlainProducts{compute.Portable()}, s, common.Hash{}, 1, nil); err != nil {
+					t.Fatalf("Train of a checked program: %v", err)
+				}
+			}
+			return
 		}
 		if p.Work() <= 1<<16 {
 			if _, err := Run(compute.Portable(), p); err != nil {
