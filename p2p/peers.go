@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -152,30 +153,71 @@ func (ps *peerSet) highestNumber() uint64 {
 type reputation struct {
 	mu      sync.Mutex
 	banned  map[peer.ID]time.Time
-	penalty map[peer.ID]float64
+	penalty map[peer.ID]decayed
+	now     func() time.Time
 }
 
+// decayed is a penalty worth amount at time at, halving every
+// penaltyHalfLife after: a peer that misbehaved once is forgiven over
+// hours, one that keeps misbehaving stays low (gossipsub decays its own
+// invalid-message counters the same way).
+type decayed struct {
+	amount float64
+	at     time.Time
+}
+
+const (
+	penaltyHalfLife = time.Hour
+	// Above this many entries the maps drop what has expired or decayed to
+	// nothing, so peer ids made up by the thousand cannot grow them without
+	// bound.
+	maxReputationEntries = 4096
+)
+
 func newReputation() *reputation {
-	return &reputation{banned: make(map[peer.ID]time.Time), penalty: make(map[peer.ID]float64)}
+	return &reputation{banned: make(map[peer.ID]time.Time), penalty: make(map[peer.ID]decayed), now: time.Now}
+}
+
+func (d decayed) value(t time.Time) float64 {
+	if d.amount == 0 {
+		return 0
+	}
+	return d.amount * math.Exp2(-t.Sub(d.at).Seconds()/penaltyHalfLife.Seconds())
 }
 
 func (r *reputation) ban(p peer.ID, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.banned[p] = time.Now().Add(d)
+	now := r.now()
+	r.banned[p] = now.Add(d)
+	if len(r.banned) > maxReputationEntries {
+		for id, until := range r.banned {
+			if now.After(until) {
+				delete(r.banned, id)
+			}
+		}
+	}
 }
 
 func (r *reputation) penalise(p peer.ID, amount float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.penalty[p] += amount
+	now := r.now()
+	r.penalty[p] = decayed{amount: r.penalty[p].value(now) + amount, at: now}
+	if len(r.penalty) > maxReputationEntries {
+		for id, d := range r.penalty {
+			if d.value(now) < 1 {
+				delete(r.penalty, id)
+			}
+		}
+	}
 }
 
 func (r *reputation) isBanned(p peer.ID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	until, ok := r.banned[p]
-	if ok && time.Now().After(until) {
+	if ok && r.now().After(until) {
 		delete(r.banned, p)
 		return false
 	}
@@ -185,7 +227,7 @@ func (r *reputation) isBanned(p peer.ID) bool {
 func (r *reputation) score(p peer.ID) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return -r.penalty[p]
+	return -r.penalty[p].value(r.now())
 }
 
 func (r *reputation) InterceptPeerDial(p peer.ID) bool             { return !r.isBanned(p) }
