@@ -38,6 +38,17 @@ func newPeerSet() *peerSet {
 func (ps *peerSet) record(p peer.ID) *syncRecord {
 	r := ps.sync[p]
 	if r == nil {
+		if len(ps.sync) >= maxReputationEntries {
+			// Made-up peer ids must not grow it without bound: forget
+			// those no longer held back (their strikes can only matter
+			// again if they come back and fail anew).
+			now := time.Now()
+			for id, old := range ps.sync {
+				if now.After(old.after) {
+					delete(ps.sync, id)
+				}
+			}
+		}
 		r = &syncRecord{}
 		ps.sync[p] = r
 	}
