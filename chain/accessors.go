@@ -175,6 +175,12 @@ func writeProgram(w dbWriter, id common.Hash, code []byte) error {
 	return w.Set(programKey(id), code)
 }
 
+func readCheckpoint(r dbReader, root common.Hash) ([]byte, error) { return get(r, checkpointKey(root)) }
+
+func writeCheckpoint(w dbWriter, root common.Hash, state []byte) error {
+	return w.Set(checkpointKey(root), state)
+}
+
 // TxLookup locates a transaction in the canonical chain.
 type TxLookup struct {
 	BlockHash common.Hash

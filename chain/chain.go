@@ -100,6 +100,21 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		stored, err = readGenesisHash(txn)
 		return err
 	})
+	if err == nil {
+		// The schema first: an older datadir also has another genesis, and
+		// what to do about it is to delete it, not to find its genesis file.
+		var v uint64
+		if err := c.view(func(txn *badger.Txn) (err error) { v, err = readSchemaVersion(txn); return }); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v < schemaVersion {
+			return fmt.Errorf("datadir %s has chain schema %d, from before training jobs (a hard fork changed "+
+				"the job records, the state root and the genesis): delete the datadir and sync again", dir, v)
+		}
+		if v != schemaVersion {
+			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d: run a newer build", dir, v, schemaVersion)
+		}
+	}
 	switch {
 	case errors.Is(err, errNotFound):
 		c.log.Info("writing genesis", "hash", ghash, "chainId", c.params.ChainID, "network", c.params.Network)
@@ -119,20 +134,6 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 	case stored != ghash:
 		return fmt.Errorf("datadir %s holds the chain of genesis %s, but the configured genesis is %s: "+
 			"use another datadir or the genesis file it was created with", dir, stored, ghash)
-	}
-	var v uint64
-	if err := c.view(func(txn *badger.Txn) (err error) { v, err = readSchemaVersion(txn); return }); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if v == 1 {
-		c.log.Info("indexing state snapshots for pruning (chain schema 1 to 2)", "dir", dir)
-		if err := migrateStateIndex(c.db); err != nil {
-			return err
-		}
-		v = schemaVersion
-	}
-	if v != schemaVersion {
-		return fmt.Errorf("datadir %s has chain schema %d, this build reads %d", dir, v, schemaVersion)
 	}
 	return c.db.View(func(txn *badger.Txn) error {
 		hh, err := readHeadHash(txn)
@@ -303,6 +304,15 @@ func (c *Chain) JobProgram(id common.Hash) ([]byte, bool) {
 	var code []byte
 	err := c.view(func(txn *badger.Txn) (err error) { code, err = readProgram(txn, id); return })
 	return code, err == nil
+}
+
+// JobCheckpoint returns a training checkpoint state (vm.TrainState
+// encoding) by its root: every training job's initial state and every
+// segment's end state, stored with the block that made it, on any branch.
+func (c *Chain) JobCheckpoint(root common.Hash) ([]byte, bool) {
+	var state []byte
+	err := c.view(func(txn *badger.Txn) (err error) { state, err = readCheckpoint(txn, root); return })
+	return state, err == nil
 }
 
 // JobResult returns the result of a job done on the canonical chain.

@@ -35,30 +35,11 @@ func countPrefix(txn *badger.Txn, prefix []byte) int {
 	return n
 }
 
-// DowngradeToSchema1 makes c's datadir look as schema 1 left it: no
-// snapshot index, version 1.
-func DowngradeToSchema1(c *Chain) error {
-	var keys [][]byte
-	err := c.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues, opts.Prefix = false, prefixStateN
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			keys = append(keys, it.Item().KeyCopy(nil))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+// SetSchemaVersion writes v as c's datadir schema version, as an older
+// build would have left it.
+func SetSchemaVersion(c *Chain, v uint64) error {
 	return c.db.Update(func(txn *badger.Txn) error {
-		for _, k := range keys {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
-		}
-		return txn.Set(keyVersion, binary.BigEndian.AppendUint64(nil, 1))
+		return txn.Set(keyVersion, binary.BigEndian.AppendUint64(nil, v))
 	})
 }
 

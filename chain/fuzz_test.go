@@ -3,6 +3,7 @@ package chain_test
 import (
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain"
@@ -47,6 +48,10 @@ func FuzzDecodeBlock(f *testing.F) {
 		Results: []*types.JobResult{{Rows: 1, Cols: 1, Data: []byte{1, 2, 3, 4}}}}
 	enc, _ = rlp.EncodeToBytes(b)
 	f.Add(enc)
+	b.Results = append(b.Results, &types.JobResult{JobID: common.Hash{2}, Train: &types.TrainSegment{FromStep: 16, ToStep: 48,
+		Roots: []common.Hash{{3}, {4}}, EndState: []byte{0xc3, 0x30, 0xc0, 0xc0}, Samples: []types.TrainSample{{Interval: 1, State: []byte{0xc0}}}}})
+	enc, _ = rlp.EncodeToBytes(b)
+	f.Add(enc)
 	f.Add([]byte{0xc3, 0xc0, 0xc0, 0xc0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b types.Block
@@ -61,6 +66,11 @@ func FuzzDecodeBlock(f *testing.F) {
 		types.ResultRoot(b.Results)
 		for _, tx := range b.Txs {
 			tx.Sender()
+		}
+		// The byte cap is checked against EncodedSize: it must be exact on
+		// whatever a peer sends, training segments included.
+		if re, err := rlp.EncodeToBytes(&b); err != nil || b.EncodedSize() != uint64(len(re)) {
+			t.Fatalf("EncodedSize %d, re-encoded %d bytes (%v)", b.EncodedSize(), len(re), err)
 		}
 	})
 }

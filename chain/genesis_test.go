@@ -60,7 +60,8 @@ func TestLoadGenesis(t *testing.T) {
 	good := `{"config":{"chainId":9,"network":"t","targetBlockMs":1000,"initialDifficulty":5,"minDifficulty":1,
 "retargetDivisor":8,"tileSize":64,"chunkSize":64,"syntheticChunkSize":64,"noiseRank":8,"syntheticDim":64,"subsidy":"10","minTxFee":"1",
 "baseFeeFactor":1,"maxJobInputBytes":1000,"maxJobResultBytes":4000,"maxJobWork":1000000,"maxJobMemoryBytes":1000000000,
-"maxJobLifetime":100,"jobByteFee":"1","maxBlockBytes":100000,"maxBlockTxs":10,"maxBlockResults":2,"freivaldsRounds":2,
+"maxJobLifetime":100,"jobByteFee":"1","maxBlockBytes":100000,"trainCheckpointInterval":4,"trainSamples":2,
+"maxTrainSteps":64,"maxTrainBatch":8,"maxTrainWidth":16,"maxTrainLayers":3,"maxBlockTxs":10,"maxBlockResults":2,"freivaldsRounds":2,
 "resultRetention":0,"maxFutureMs":15000,"medianTimeSpan":11},"timestamp":1000,
 "alloc":{"0x3eaa0eb0eF2725AB5962BcddE5D5D5e6f08ba901":"0x10"}}`
 	g, err := chain.LoadGenesis(write("good.json", good))

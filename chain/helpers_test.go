@@ -59,6 +59,11 @@ func (testEngine) VerifyResult(p *types.Params, h *types.Header, prog *vm.Progra
 	return nil
 }
 
+// VerifyTrainSegment is the real sampled replay (tests train tiny networks).
+func (testEngine) VerifyTrainSegment(p *types.Params, h *types.Header, spec *vm.TrainSpec, jobID common.Hash, start *vm.TrainState, seg *types.TrainSegment) error {
+	return consensus.NewFaker().VerifyTrainSegment(p, h, spec, jobID, start, seg)
+}
+
 func matmul(a, b compute.I8) compute.I32 {
 	c := compute.NewI32(a.Rows, b.Cols)
 	for i := 0; i < a.Rows; i++ {

@@ -39,7 +39,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	if err := c.checkParentState(parent.Number, c.CurrentBlock().Number()); err != nil {
 		return fmt.Errorf("block %d %s: %w", b.Number(), hash.TerminalString(), err)
 	}
-	st, err := c.validate(b, parent)
+	st, ckpts, err := c.validate(b, parent)
 	if err != nil {
 		err = fmt.Errorf("block %d %s: %w", b.Number(), hash.TerminalString(), err)
 		if IsRuleError(err) {
@@ -73,6 +73,11 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 				if err := writeProgram(txn, tx.Hash(), tx.Program); err != nil {
 					return err
 				}
+			}
+		}
+		for root, state := range ckpts {
+			if err := writeCheckpoint(txn, root, state); err != nil {
+				return err
 			}
 		}
 		if !newHead {
@@ -113,31 +118,32 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	return nil
 }
 
-// validate runs every rule on b (a child of parent) and returns its state.
-func (c *Chain) validate(b *types.Block, parent *types.Header) (*State, error) {
+// validate runs every rule on b (a child of parent) and returns its state
+// and the training checkpoint states it creates, by root.
+func (c *Chain) validate(b *types.Block, parent *types.Header) (*State, map[common.Hash][]byte, error) {
 	h := b.Header
 	if err := verifyHeader(c.params, c, parent, h, uint64(c.now().UnixMilli())); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := verifyBody(c.params, b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	parentState, err := c.StateAtBlock(h.ParentHash)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ws := &workSource{p: c.params, st: parentState, progs: c, number: h.Number}
 	if err := c.engine.VerifySeal(c.params, h, b.Body(), ws); err != nil {
-		return nil, ruleErr(ErrBadSeal, err, "seal")
+		return nil, nil, ruleErr(ErrBadSeal, err, "seal")
 	}
-	st, err := ApplyBlock(c.params, c.engine, c, parentState, b)
+	st, ckpts, err := applyBlock(c.params, c.engine, c, parentState, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if root := st.Root(); root != h.StateRoot {
-		return nil, ruleErr(ErrBadStateRoot, nil, "state gives %s, header says %s", root, h.StateRoot)
+		return nil, nil, ruleErr(ErrBadStateRoot, nil, "state gives %s, header says %s", root, h.StateRoot)
 	}
-	return st, nil
+	return st, ckpts, nil
 }
 
 // setCanonical makes b's branch canonical inside txn: from b back to the

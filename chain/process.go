@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -13,11 +14,12 @@ import (
 	"github.com/quern-chain/quern/vm"
 )
 
-// ProgramSource returns the encoded vm program of a job by its id. Programs
-// are stored apart from the state (they may be megabytes); a job's record in
-// the state only names it.
+// ProgramSource returns the encoded vm program of a job by its id, and a
+// training checkpoint state by its root. Both are stored apart from the
+// state (they may be megabytes); a job's record in the state only names them.
 type ProgramSource interface {
 	JobProgram(id common.Hash) ([]byte, bool)
+	JobCheckpoint(root common.Hash) ([]byte, bool)
 }
 
 // JobLimits are the vm's static limits on a job program under p: the one
@@ -30,6 +32,12 @@ func JobLimits(p *types.Params) vm.Limits {
 		MaxMemoryBytes: p.MaxJobMemoryBytes,
 		MaxK:           compute.MaxK,
 		Geometry:       compute.Geometry{Tile: int(p.TileSize), Chunk: int(p.ChunkSize)},
+
+		MaxTrainSteps:      p.MaxTrainSteps,
+		MaxTrainBatch:      p.MaxTrainBatch,
+		MaxTrainWidth:      p.MaxTrainWidth,
+		MaxTrainLayers:     p.MaxTrainLayers,
+		CheckpointInterval: p.TrainCheckpointInterval,
 	}
 }
 
@@ -49,38 +57,58 @@ func jobBaseFee(p *types.Params, d uint64, j *Job, progLen int) *uint256.Int {
 //     balance; a job tx escrows its fee and records a pending job);
 //  4. coinbase gets subsidy + transfer fees + job miner fees, and the same
 //     total is added to its recorded miner reward.
+//
+// A training job's segment is checked with engine.VerifyTrainSegment from
+// the job's checkpoint on chain instead of VerifyResult (docs/protocol.md §12).
 func ApplyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, parent *State, b *types.Block) (*State, error) {
+	st, _, err := applyBlock(p, engine, progs, parent, b)
+	return st, err
+}
+
+// applyBlock is ApplyBlock that also returns the training checkpoint states
+// the block creates, by root (new jobs' initial states, segments' end
+// states): the store keeps them with the block.
+func applyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, parent *State, b *types.Block) (*State, map[common.Hash][]byte, error) {
 	if n := len(b.Txs); uint64(n) > uint64(p.MaxBlockTxs) {
-		return nil, ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
+		return nil, nil, ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
 	}
 	if n := len(b.Results); uint64(n) > uint64(p.MaxBlockResults) {
-		return nil, ruleErr(ErrTooManyItems, nil, "%d results, at most %d", n, p.MaxBlockResults)
+		return nil, nil, ruleErr(ErrTooManyItems, nil, "%d results, at most %d", n, p.MaxBlockResults)
 	}
 	bp := newBlockProcessor(p, progs, parent, b.Header)
 	bp.expireJobs()
 	for i, r := range b.Results {
-		prog, progLen, err := bp.checkResult(r)
+		cr, err := bp.checkResult(r)
 		if err != nil {
-			return nil, fmt.Errorf("result %d: %w", i, err)
+			return nil, nil, fmt.Errorf("result %d: %w", i, err)
 		}
-		if err := engine.VerifyResult(p, b.Header, prog, r); err != nil {
-			return nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID))
+		if spec := cr.prog.Train(); spec != nil {
+			start, err := bp.checkpoint(r.JobID, spec)
+			if err != nil {
+				return nil, nil, fmt.Errorf("result %d: %w", i, err)
+			}
+			if err := engine.VerifyTrainSegment(p, b.Header, spec, r.JobID, start, r.Train); err != nil {
+				return nil, nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "training job %s", r.JobID))
+			}
+		} else if err := engine.VerifyResult(p, b.Header, cr.prog, r); err != nil {
+			return nil, nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID))
 		}
-		bp.applyResult(r, progLen)
+		bp.applyResult(r, cr)
 	}
 	for i, tx := range b.Txs {
 		if err := bp.applyTx(tx); err != nil {
-			return nil, fmt.Errorf("tx %d (%s): %w", i, tx.Hash().TerminalString(), err)
+			return nil, nil, fmt.Errorf("tx %d (%s): %w", i, tx.Hash().TerminalString(), err)
 		}
 	}
-	return bp.finalize(), nil
+	return bp.finalize(), bp.checkpoints, nil
 }
 
 // BuildBlock assembles an unsealed child of parent for a miner: it applies
 // the candidate results and txs in order, skipping any that would make the
-// block invalid (results are NOT checked with VerifyResult: they are the
-// miner's own, and the sealed hash that keys Freivalds' vectors is unknown
-// yet), up to the caps, and any that would take its encoding, sealed, past
+// block invalid (results are NOT checked with VerifyResult, nor training
+// segments replayed: they are the miner's own, and the sealed hash that keys
+// Freivalds' vectors and the seal that picks the replayed intervals are
+// unknown yet; a segment's shape and end state are checked), up to the caps, and any that would take its encoding, sealed, past
 // MaxBlockBytes: a miner never builds a block gossip and sync cannot carry.
 // The header has every field but the Seal, including the state root, which
 // the seal does not affect. It returns the new state.
@@ -106,11 +134,11 @@ func BuildBlock(p *types.Params, progs ProgramSource, parent *types.Header, pare
 		if size.with(0, n) > p.MaxBlockBytes {
 			continue
 		}
-		_, progLen, err := bp.checkResult(r)
+		cr, err := bp.checkResult(r)
 		if err != nil {
 			continue
 		}
-		bp.applyResult(r, progLen)
+		bp.applyResult(r, cr)
 		b.Results = append(b.Results, r)
 		size.results += n
 	}
@@ -162,10 +190,13 @@ type blockProcessor struct {
 	st    *State
 	fees  *uint256.Int // transfer fees + job miner fees owed to coinbase
 	seen  map[common.Hash]bool
+	// checkpoints are the training states the block creates, by root.
+	checkpoints map[common.Hash][]byte
 }
 
 func newBlockProcessor(p *types.Params, progs ProgramSource, parent *State, h *types.Header) *blockProcessor {
-	return &blockProcessor{p: p, progs: progs, h: h, st: parent.Copy(), fees: new(uint256.Int), seen: make(map[common.Hash]bool)}
+	return &blockProcessor{p: p, progs: progs, h: h, st: parent.Copy(), fees: new(uint256.Int),
+		seen: make(map[common.Hash]bool), checkpoints: make(map[common.Hash][]byte)}
 }
 
 func (bp *blockProcessor) expireJobs() {
@@ -173,43 +204,82 @@ func (bp *blockProcessor) expireJobs() {
 		if j.Status == JobPending && j.Expiry < bp.h.Number {
 			// The program's block space was burned at submission; the rest
 			// of the escrow goes back.
+			// A training job keeps what its segments burned and paid.
 			j.Status = JobExpired
-			bp.st.credit(j.Owner, new(uint256.Int).Sub(j.Fee, j.Burned))
+			bp.st.credit(j.Owner, j.Left())
 		}
 	}
 }
 
-// checkResult runs every rule on r but the engine's Freivalds check and
-// returns the job's decoded program for it and the program's length.
-func (bp *blockProcessor) checkResult(r *types.JobResult) (*vm.Program, int, error) {
+// checkedResult is a result that passed every rule but the engine's.
+type checkedResult struct {
+	prog    *vm.Program
+	progLen int
+}
+
+// checkResult runs every rule on r but the engine's (Freivalds for a
+// product, the sampled replay for a training segment) and returns the job's
+// decoded program for it.
+func (bp *blockProcessor) checkResult(r *types.JobResult) (checkedResult, error) {
 	if bp.seen[r.JobID] {
-		return nil, 0, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
+		return checkedResult{}, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
 	}
 	j, ok := bp.st.jobs[r.JobID]
 	if !ok || j.Status != JobPending {
-		return nil, 0, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
+		return checkedResult{}, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
 	}
-	if r.Rows != j.Rows || r.Cols != j.Cols || uint64(len(r.Data)) != 4*uint64(r.Rows)*uint64(r.Cols) {
-		return nil, 0, ruleErr(ErrBadResult, consensus.ErrResultShape,
-			"job %s: result %d×%d with %d bytes, want %d×%d int32", r.JobID, r.Rows, r.Cols, len(r.Data), j.Rows, j.Cols)
+	if j.Kind == JobTrain {
+		if r.Train == nil || r.Rows != 0 || r.Cols != 0 || len(r.Data) != 0 {
+			return checkedResult{}, ruleErr(ErrBadResult, consensus.ErrResultShape,
+				"training job %s: a result must be a segment (no rows, columns or data)", r.JobID)
+		}
+	} else if r.Train != nil || r.Rows != j.Rows || r.Cols != j.Cols || uint64(len(r.Data)) != 4*uint64(r.Rows)*uint64(r.Cols) {
+		return checkedResult{}, ruleErr(ErrBadResult, consensus.ErrResultShape,
+			"job %s: result %d×%d with %d bytes (segment %v), want %d×%d int32", r.JobID, r.Rows, r.Cols, len(r.Data), r.Train != nil, j.Rows, j.Cols)
 	}
 	code, ok := bp.progs.JobProgram(r.JobID)
 	if !ok {
 		// The program is stored with the block that submitted the job: a
 		// missing one is a broken store, not the block's fault.
-		return nil, 0, fmt.Errorf("job %s: program missing from the store", r.JobID)
+		return checkedResult{}, fmt.Errorf("job %s: program missing from the store", r.JobID)
 	}
 	prog, err := vm.Decode(code, JobLimits(bp.p))
 	if err != nil {
-		return nil, 0, fmt.Errorf("job %s: stored program: %w", r.JobID, err)
+		return checkedResult{}, fmt.Errorf("job %s: stored program: %w", r.JobID, err)
 	}
-	return prog, len(code), nil
+	if spec := prog.Train(); spec != nil {
+		if _, err := consensus.CheckTrainSegment(bp.p, spec, j.StepsDone, r.Train); err != nil {
+			return checkedResult{}, ruleErr(ErrBadResult, err, "training job %s", r.JobID)
+		}
+		if err := consensus.CheckTrainSegmentWork(bp.p, spec, bp.h.Difficulty, r.Train); err != nil {
+			return checkedResult{}, ruleErr(ErrBadResult, err, "training job %s", r.JobID)
+		}
+	}
+	return checkedResult{prog: prog, progLen: len(code)}, nil
 }
 
-func (bp *blockProcessor) applyResult(r *types.JobResult, progLen int) {
+// checkpoint decodes training job id's state at its checkpoint on chain.
+func (bp *blockProcessor) checkpoint(id common.Hash, spec *vm.TrainSpec) (*vm.TrainState, error) {
+	j := bp.st.jobs[id]
+	code, ok := bp.progs.JobCheckpoint(j.Checkpoint)
+	if !ok {
+		return nil, fmt.Errorf("training job %s: checkpoint %s missing from the store", id, j.Checkpoint)
+	}
+	st, err := vm.DecodeTrainState(code, spec)
+	if err != nil {
+		return nil, fmt.Errorf("training job %s: stored checkpoint %s: %w", id, j.Checkpoint, err)
+	}
+	return st, nil
+}
+
+func (bp *blockProcessor) applyResult(r *types.JobResult, cr checkedResult) {
 	bp.seen[r.JobID] = true
 	j := bp.st.jobs[r.JobID]
-	base := jobBaseFee(bp.p, bp.h.Difficulty, j, progLen)
+	if spec := cr.prog.Train(); spec != nil {
+		bp.applySegment(r, j, spec)
+		return
+	}
+	base := jobBaseFee(bp.p, bp.h.Difficulty, j, cr.progLen)
 	if base.Gt(j.Fee) {
 		base = clone(j.Fee)
 	}
@@ -219,7 +289,30 @@ func (bp *blockProcessor) applyResult(r *types.JobResult, progLen int) {
 	j.Miner = bp.h.Coinbase
 	j.Burned = base
 	j.MinerFee = new(uint256.Int).Sub(j.Fee, base)
+	j.Paid = clone(j.MinerFee)
 	bp.fees.Add(bp.fees, j.MinerFee)
+}
+
+// applySegment advances training job j by r's segment and pays for it
+// (consensus.TrainSegmentPay); at the job's last step it is done, and its
+// result is this segment (ResultHash: the JobResult's hash; the final state
+// is its end state, stored by the last root).
+func (bp *blockProcessor) applySegment(r *types.JobResult, j *Job, spec *vm.TrainSpec) {
+	seg := r.Train
+	burn, fee := consensus.TrainSegmentPay(bp.p, bp.h.Difficulty, j.Work, spec.Steps, seg.FromStep, seg.ToStep, seg.EncodedSize(), j.Left())
+	j.Burned = new(uint256.Int).Add(j.Burned, burn)
+	j.Paid = new(uint256.Int).Add(orZero(j.Paid), fee)
+	j.MinerFee = fee
+	j.Miner = bp.h.Coinbase
+	j.StepsDone = seg.ToStep
+	j.Checkpoint = seg.Roots[len(seg.Roots)-1]
+	bp.checkpoints[j.Checkpoint] = seg.EndState
+	if seg.ToStep == spec.Steps {
+		j.Status = JobDone
+		j.ResultHash = r.Hash()
+		j.DoneBlock = bp.h.Number
+	}
+	bp.fees.Add(bp.fees, fee)
 }
 
 func (bp *blockProcessor) applyTx(tx *types.Tx) error {
@@ -256,6 +349,16 @@ func (bp *blockProcessor) applyTx(tx *types.Tx) error {
 			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, job escrow needs %s", from, acc.Balance, fee)
 		}
 		job.Owner = from
+		if job.Kind == JobTrain {
+			prog, _ := vm.Decode(tx.Program, JobLimits(bp.p)) // checkJobTx decoded it
+			init := vm.InitState(prog.Train(), job.ID)
+			enc, err := init.Encode()
+			if err != nil {
+				return fmt.Errorf("job %s: encode initial state: %w", job.ID, err)
+			}
+			job.Checkpoint = init.Root()
+			bp.checkpoints[job.Checkpoint] = enc
+		}
 		bp.st.debit(from, fee)
 		bp.st.putJob(job)
 	default:
@@ -272,8 +375,21 @@ func checkJobTx(p *types.Params, number, d uint64, tx *types.Tx) (*Job, error) {
 	if err != nil {
 		return nil, ruleErr(ErrBadJob, err, "program")
 	}
-	if prog.Kind != vm.KindMatMul || len(prog.Inputs) != 2 {
-		return nil, ruleErr(ErrBadJob, nil, "program kind %d: v1 accepts matrix-product jobs only", prog.Kind)
+	job := &Job{Kind: JobMatMul}
+	switch prog.Kind {
+	case vm.KindMatMul:
+		if len(prog.Inputs) != 2 {
+			return nil, ruleErr(ErrBadJob, nil, "a matrix-product program takes 2 inputs, got %d", len(prog.Inputs))
+		}
+		job.Rows, job.Cols = prog.Inputs[0].Rows, prog.Inputs[1].Cols
+	case vm.KindTrain:
+		job.Kind = JobTrain
+		if seg := MaxTrainSegmentBytes(p, prog.Train()); seg > p.MaxJobResultBytes {
+			return nil, ruleErr(ErrBadJob, vm.ErrTooLarge, "a segment of this training job (its end state, %d sampled start states and its roots) could take %d bytes, more than the %d a block may carry for one result; train a smaller network",
+				p.TrainSamples+1, seg, p.MaxJobResultBytes)
+		}
+	default:
+		return nil, ruleErr(ErrBadJob, nil, "program kind %d: this version accepts matrix-product (%d) and training (%d) jobs", prog.Kind, vm.KindMatMul, vm.KindTrain)
 	}
 	if tx.Expiry <= number {
 		return nil, ruleErr(ErrBadJob, nil, "expiry %d not after block %d", tx.Expiry, number)
@@ -286,25 +402,43 @@ func checkJobTx(p *types.Params, number, d uint64, tx *types.Tx) (*Job, error) {
 		return nil, ruleErr(ErrBadJob, nil, "a job tx carries no value (got %s)", tx.Value)
 	}
 	fee, work := orZero(tx.Fee), prog.Work()
-	bytes := consensus.JobBytes(len(tx.Program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
+	// A training job's segments pay their own bytes as they land (§12).
+	bytes := consensus.JobBytes(len(tx.Program), job.Rows, job.Cols)
 	if base := consensus.JobBaseFee(p, d, work, bytes); fee.Lt(base) {
 		return nil, ruleErr(ErrFeeTooLow, nil, "job fee %s below the base fee %s for %d MACs and %d bytes of program and result; pay at least the base fee", fee, base, work, bytes)
 	}
-	return &Job{
-		ID:        tx.Hash(),
-		Fee:       clone(fee),
-		Work:      work,
-		Rows:      prog.Inputs[0].Rows,
-		Cols:      prog.Inputs[1].Cols,
-		Expiry:    tx.Expiry,
-		Submitted: number,
-		Status:    JobPending,
-		// The program took its block space now, whatever becomes of the
-		// job: that part of the byte fee is burned at once and never
-		// refunded, or a job left to expire would carry 16 MiB for free.
-		Burned:   consensus.JobSubmissionBurn(p, len(tx.Program)),
-		MinerFee: new(uint256.Int),
-	}, nil
+	job.ID = tx.Hash()
+	job.Fee = clone(fee)
+	job.Work = work
+	job.Expiry = tx.Expiry
+	job.Submitted = number
+	job.Status = JobPending
+	// The program took its block space now, whatever becomes of the job:
+	// that part of the byte fee is burned at once and never refunded, or a
+	// job left to expire would carry 16 MiB for free.
+	job.Burned = consensus.JobSubmissionBurn(p, len(tx.Program))
+	job.MinerFee, job.Paid = new(uint256.Int), new(uint256.Int)
+	return job, nil
+}
+
+// MaxTrainSegmentBytes bounds the encoding of one segment of a training job: its
+// end state and at most trainSamples + 1 samples (the sampled intervals and
+// the ticket's), each a state of 4 bytes per parameter plus at most 1 KiB of
+// framing, and one 33-byte root per checkpoint of the whole job. The job tx
+// is refused if that could not fit a block as one result.
+func MaxTrainSegmentBytes(p *types.Params, spec *vm.TrainSpec) uint64 {
+	k := p.TrainCheckpointInterval
+	roots := vm.Checkpoints(spec.Steps, k)
+	state := spec.TrainResultBytes(k) - 32*roots + 1024 // 4 bytes per parameter, framing
+	hi, states := bits.Mul64(uint64(p.TrainSamples)+2, state)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	n, c := bits.Add64(states, 33*roots+1024, 0)
+	if c != 0 {
+		return math.MaxUint64
+	}
+	return n
 }
 
 func (bp *blockProcessor) finalize() *State {

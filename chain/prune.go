@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -69,41 +68,4 @@ func pruneStates(txn *badger.Txn, cutoff uint64) ([]common.Hash, error) {
 		hashes = append(hashes, e.h)
 	}
 	return hashes, nil
-}
-
-// migrateStateIndex upgrades a schema-1 datadir: it indexes every stored
-// snapshot by height (pruning then catches up a batch per block) and sets
-// schema 2. Index entries are idempotent, so a crash midway is harmless.
-func migrateStateIndex(db *badger.DB) error {
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
-	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefixState
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if len(k) != 1+common.HashLength || !bytes.HasPrefix(k, prefixState) {
-				continue
-			}
-			h := common.BytesToHash(k[1:])
-			hd, err := readHeader(txn, h)
-			if err != nil {
-				return fmt.Errorf("header of state %s: %w", h, err)
-			}
-			if err := wb.Set(stateIndexKey(hd.Number, h), nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = wb.Flush()
-	}
-	if err != nil {
-		return fmt.Errorf("migrate chain schema 1 to 2: %w", err)
-	}
-	return db.Update(func(txn *badger.Txn) error { return writeSchemaVersion(txn) })
 }

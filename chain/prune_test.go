@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/quern-chain/quern/chain"
@@ -86,28 +87,26 @@ func TestStatePruning(t *testing.T) {
 	}
 }
 
-// A schema-1 datadir has no snapshot index: opening it builds one, and the
-// next head prunes the backlog.
-func TestStateIndexMigration(t *testing.T) {
-	h := newHarness(t)
-	for range 6 {
+// A datadir of an older schema holds a chain from before the training-job
+// hard fork (other job records, another genesis): it is refused, with what
+// to do, and nothing is written to it.
+func TestOldSchemaRefused(t *testing.T) {
+	for _, v := range []uint64{1, 2} {
+		h := newHarness(t)
 		h.mine(miner1, nil)
+		if err := chain.SetSchemaVersion(h.c, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		h.c = nil
+		c, err := chain.Open(h.dir, h.g, testEngine{}, nil)
+		if err == nil {
+			c.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "delete the datadir") {
+			t.Fatalf("schema %d: %v", v, err)
+		}
 	}
-	if err := chain.DowngradeToSchema1(h.c); err != nil {
-		t.Fatal(err)
-	}
-	if snaps, idx := chain.CountKeys(h.c); snaps != 7 || idx != 0 {
-		t.Fatalf("downgraded: %d snapshots, %d indexed", snaps, idx)
-	}
-	h.reopen()
-	if snaps, idx := chain.CountKeys(h.c); snaps != 7 || idx != 7 {
-		t.Fatalf("migrated: %d snapshots, %d indexed", snaps, idx)
-	}
-	chain.SetStateRetention(h.c, 2)
-	h.mine(miner1, nil) // head 7: heights 5..7
-	if snaps, idx := chain.CountKeys(h.c); snaps != 3 || idx != 3 {
-		t.Fatalf("pruned: %d snapshots, %d indexed", snaps, idx)
-	}
-	h.reopen()
-	h.mine(miner1, nil)
 }

@@ -21,6 +21,9 @@ import (
 //	"n" ‖ number (8-byte BE) → canonical block hash (32 bytes)
 //	"p" ‖ jobID              → job program, raw vm encoding (content-addressed:
 //	                           written for every imported block, canonical or not)
+//	"c" ‖ stateRoot          → training checkpoint state, raw vm.TrainState encoding
+//	                           (content-addressed by its root: every job's initial
+//	                           state and every segment's end state, any branch)
 //	"l" ‖ txHash             → tx lookup [blockHash, number, index], canonical only
 var (
 	keyVersion   = []byte("v")
@@ -34,11 +37,14 @@ var (
 	prefixCanon  = []byte("n")
 	prefixProg   = []byte("p")
 	prefixTxLook = []byte("l")
+	prefixCkpt   = []byte("c")
 )
 
 // schemaVersion changes whenever a stored encoding does. Version 2 added the
-// "S" snapshot index; a version-1 datadir is migrated on open.
-const schemaVersion = 2
+// "S" snapshot index; version 3 the training fields of the job record (a
+// hard fork: state roots and the genesis changed) and the "c" checkpoints.
+// An older datadir holds another chain: it is refused, to be deleted.
+const schemaVersion = 3
 
 func hashKey(prefix []byte, h common.Hash) []byte {
 	return append(append(make([]byte, 0, len(prefix)+common.HashLength), prefix...), h[:]...)
@@ -49,6 +55,9 @@ func bodyKey(h common.Hash) []byte    { return hashKey(prefixBody, h) }
 func tdKey(h common.Hash) []byte      { return hashKey(prefixTD, h) }
 func stateKey(h common.Hash) []byte   { return hashKey(prefixState, h) }
 func programKey(h common.Hash) []byte { return hashKey(prefixProg, h) }
+func checkpointKey(root common.Hash) []byte {
+	return hashKey(prefixCkpt, root)
+}
 func txLookupKey(h common.Hash) []byte {
 	return hashKey(prefixTxLook, h)
 }

@@ -25,6 +25,12 @@ const (
 	JobExpired uint8 = 2 // not done by Expiry: fee refunded to Owner
 )
 
+// Job kinds: the program kind of the job tx (vm.KindMatMul, vm.KindTrain).
+const (
+	JobMatMul uint8 = 1
+	JobTrain  uint8 = 2
+)
+
 // Job is a job's record in the state. Its RLP encoding is the field list in
 // this order; it is part of the state root.
 type Job struct {
@@ -39,13 +45,24 @@ type Job struct {
 	ResultHash common.Hash    // JobResult.Hash of the accepted result
 	DoneBlock  uint64         // number of the block holding the result
 	Miner      common.Address // coinbase of that block
-	Burned     *uint256.Int   // base fee burned when the result landed
-	MinerFee   *uint256.Int   // Fee − Burned, paid to Miner
+	Burned     *uint256.Int   // burned so far: the program's bytes at submission, base fees since
+	MinerFee   *uint256.Int   // paid to Miner by the last result or segment (matmul: Fee − Burned)
+	Kind       uint8          // JobMatMul or JobTrain
+	StepsDone  uint32         // training: steps on chain (a multiple of k, or N when done)
+	Checkpoint common.Hash    // training: root of the state after StepsDone steps (stored by root)
+	Paid       *uint256.Int   // miner fees paid so far, every segment's together
+}
+
+// Left is the escrow neither burned nor paid yet: what a training job's
+// remaining segments can earn, and what expiry refunds.
+func (j *Job) Left() *uint256.Int {
+	l := new(uint256.Int).Sub(orZero(j.Fee), orZero(j.Burned))
+	return l.Sub(l, orZero(j.Paid))
 }
 
 func (j *Job) copy() *Job {
 	c := *j
-	c.Fee, c.Burned, c.MinerFee = clone(j.Fee), clone(j.Burned), clone(j.MinerFee)
+	c.Fee, c.Burned, c.MinerFee, c.Paid = clone(j.Fee), clone(j.Burned), clone(j.MinerFee), clone(j.Paid)
 	return &c
 }
 
@@ -191,7 +208,8 @@ func (s *State) addReward(a common.Address, v *uint256.Int) {
 //	accounts = [[address, balance, nonce], ...]  sorted by address, omitting
 //	           accounts with zero balance and zero nonce
 //	jobs     = [[id, owner, fee, work, rows, cols, expiry, submitted, status,
-//	            resultHash, doneBlock, miner, burned, minerFee], ...]  sorted by id
+//	            resultHash, doneBlock, miner, burned, minerFee,
+//	            kind, stepsDone, checkpoint, paid], ...]  sorted by id
 //	rewards  = [[address, amount], ...]  sorted by address, omitting zero amounts
 //
 // Integers are RLP's minimal big-endian; balances and amounts are uint256.
@@ -252,7 +270,7 @@ func DecodeState(b []byte) (*State, error) {
 		if i > 0 && bytes.Compare(snap.Jobs[i-1].ID[:], j.ID[:]) >= 0 {
 			return nil, errors.New("decode state: jobs not sorted")
 		}
-		j.Fee, j.Burned, j.MinerFee = orZero(j.Fee), orZero(j.Burned), orZero(j.MinerFee)
+		j.Fee, j.Burned, j.MinerFee, j.Paid = orZero(j.Fee), orZero(j.Burned), orZero(j.MinerFee), orZero(j.Paid)
 		s.jobs[j.ID] = j
 	}
 	for i, e := range snap.Rewards {

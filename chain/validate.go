@@ -88,10 +88,32 @@ type workSource struct {
 
 var _ consensus.WorkSource = (*workSource)(nil)
 
-func (ws *workSource) PendingJobProgram(id common.Hash) (*vm.Program, error) {
+func (ws *workSource) pending(id common.Hash) (*Job, error) {
 	j, ok := ws.st.jobs[id]
 	if !ok || j.Status != JobPending || j.Expiry < ws.number {
 		return nil, fmt.Errorf("%w: job %s", consensus.ErrUnknownWork, id)
+	}
+	return j, nil
+}
+
+func (ws *workSource) PendingTrainCheckpoint(id common.Hash) ([]byte, error) {
+	j, err := ws.pending(id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Kind != JobTrain {
+		return nil, fmt.Errorf("%w: job %s is not a training job", consensus.ErrUnknownWork, id)
+	}
+	state, ok := ws.progs.JobCheckpoint(j.Checkpoint)
+	if !ok {
+		return nil, fmt.Errorf("job %s: checkpoint %s missing from the store", id, j.Checkpoint)
+	}
+	return state, nil
+}
+
+func (ws *workSource) PendingJobProgram(id common.Hash) (*vm.Program, error) {
+	if _, err := ws.pending(id); err != nil {
+		return nil, err
 	}
 	code, ok := ws.progs.JobProgram(id)
 	if !ok {

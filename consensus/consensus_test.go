@@ -27,6 +27,8 @@ func testParams() *types.Params {
 		MaxJobLifetime: 100, JobByteFee: uint256.NewInt(0), MaxBlockBytes: 4 << 20,
 		MaxBlockTxs: 100, MaxBlockResults: 4,
 		FreivaldsRounds: 2, MaxFutureMs: 15000, MedianTimeSpan: 11,
+		TrainCheckpointInterval: 16, TrainSamples: 4,
+		MaxTrainSteps: 1 << 16, MaxTrainBatch: 1024, MaxTrainWidth: 2048, MaxTrainLayers: 8,
 	}
 }
 
@@ -37,6 +39,10 @@ func (m jobMap) PendingJobProgram(id common.Hash) (*vm.Program, error) {
 		return p, nil
 	}
 	return nil, errors.New("no such pending job")
+}
+
+func (m jobMap) PendingTrainCheckpoint(id common.Hash) ([]byte, error) {
+	return nil, errors.New("no such pending training job")
 }
 
 var coinbase = common.HexToAddress("0x00000000000000000000000000000000000c0ffe")

@@ -26,6 +26,10 @@ type WorkSource interface {
 	// PendingJobProgram returns the program of a job that is pending (not
 	// done, not expired) in the parent state, or an error.
 	PendingJobProgram(id common.Hash) (*vm.Program, error)
+	// PendingTrainCheckpoint returns the encoded state (vm.TrainState) at
+	// the checkpoint on chain of a pending training job: the state after
+	// its stepsDone steps, where the block's segment of it starts.
+	PendingTrainCheckpoint(id common.Hash) ([]byte, error)
 }
 
 // Engine is the proof-of-useful-work rule set the chain consults. The chain
@@ -39,4 +43,9 @@ type Engine interface {
 	// VerifyResult checks a matmul result against its program with
 	// Freivalds' algorithm, vectors keyed by the sealed header's hash.
 	VerifyResult(p *types.Params, h *types.Header, prog *vm.Program, r *types.JobResult) error
+	// VerifyTrainSegment checks a training job's segment: its shape, its
+	// end state, and the sampled replay of its intervals from start (the
+	// job's checkpoint on chain) and the samples it carries, chosen by h's
+	// seal (docs/protocol.md §12).
+	VerifyTrainSegment(p *types.Params, h *types.Header, spec *vm.TrainSpec, jobID common.Hash, start *vm.TrainState, seg *types.TrainSegment) error
 }

@@ -2,6 +2,8 @@ package consensus
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -87,4 +89,120 @@ func (m *Miner) MineJob(ctx context.Context, parent *types.Header, d uint64, coi
 		return compute.I32{}, nil, err
 	}
 	return m.search(ctx, parent, d, coinbase, nonce, types.Work{JobID: jobID}, a, b, false)
+}
+
+// TrainRun is a stretch of a training job's canonical trajectory as a miner
+// computed it: the state at its first step (a multiple of the checkpoint
+// interval k) and after every checkpoint boundary up to its last. The
+// trajectory does not depend on the seed, so a run stays valid across new
+// heads and nonces; only its tickets are tied to them.
+type TrainRun struct {
+	JobID  common.Hash
+	Spec   *vm.TrainSpec
+	States []*vm.TrainState // States[0] at From(), then one per boundary
+}
+
+// From is the step the run starts at; To the step it reached.
+func (r *TrainRun) From() uint32 { return r.States[0].Step }
+func (r *TrainRun) To() uint32   { return r.States[len(r.States)-1].Step }
+
+// Extend appends next, a run that starts where r ends.
+func (r *TrainRun) Extend(next *TrainRun) error {
+	if next.From() != r.To() || next.JobID != r.JobID {
+		return fmt.Errorf("train run: cannot append steps from %d of job %s to steps up to %d of job %s", next.From(), next.JobID, r.To(), r.JobID)
+	}
+	r.States = append(r.States, next.States[1:]...)
+	return nil
+}
+
+// Segment is the block body's segment for the run's steps (From, To]: the
+// roots, the end state, and the samples a validator reads under seal (the
+// header's final seal, whatever work it names: TrainCheckIntervals).
+func (r *TrainRun) Segment(p *types.Params, seal *types.Seal) (*types.TrainSegment, error) {
+	if len(r.States) < 2 {
+		return nil, errors.New("train run: no steps")
+	}
+	seg := &types.TrainSegment{FromStep: r.From(), ToStep: r.To()}
+	for _, s := range r.States[1:] {
+		seg.Roots = append(seg.Roots, s.Root())
+	}
+	end, err := r.States[len(r.States)-1].Encode()
+	if err != nil {
+		return nil, err
+	}
+	seg.EndState = end
+	for _, i := range TrainCheckIntervals(p, seal, r.JobID, seg) {
+		if i == 0 {
+			continue
+		}
+		enc, err := r.States[i].Encode()
+		if err != nil {
+			return nil, err
+		}
+		seg.Samples = append(seg.Samples, types.TrainSample{Interval: i, State: enc})
+	}
+	return seg, nil
+}
+
+// noisedProducts computes a training step's products as tickets: each is a
+// job product with Work{jobID, op, step}, noised and denoised exactly as
+// MineJob does; the first winning tile is kept. Steps right after a
+// checkpoint (step mod k = 0) cannot carry a seal and are computed plainly.
+type noisedProducts struct {
+	m        *Miner
+	ctx      context.Context
+	parent   *types.Header
+	d        uint64
+	coinbase common.Address
+	nonce    uint64
+	jobID    common.Hash
+	win      *types.Seal
+}
+
+func (np *noisedProducts) MatMul(step, op uint32, a, b compute.I8) (compute.I32, error) {
+	if err := np.ctx.Err(); err != nil {
+		return compute.I32{}, err
+	}
+	if step%np.m.p.TrainCheckpointInterval == 0 {
+		return np.m.be.MatMul(a, b), nil
+	}
+	c, seal, err := np.m.search(np.ctx, np.parent, np.d, np.coinbase, np.nonce, types.Work{JobID: np.jobID, Op: op, Step: step}, a, b, false)
+	if err != nil {
+		return compute.I32{}, err
+	}
+	if np.win == nil && seal != nil {
+		np.win = seal
+	}
+	return c, nil
+}
+
+// MineTrain runs training job jobID from start (its checkpoint on chain or
+// the end of the miner's own run, at a multiple of k) up to step to (a
+// multiple of k or the job's last step) with every product noised for
+// (parent, coinbase, nonce), and returns the exact trajectory and the first
+// winning seal, if any. With stopAtWin it stops at the first checkpoint
+// boundary after a win. A block sealed by a training ticket must carry the
+// run's Segment (from the job's checkpoint on chain) for that seal.
+func (m *Miner) MineTrain(ctx context.Context, parent *types.Header, d uint64, coinbase common.Address, nonce uint64,
+	jobID common.Hash, spec *vm.TrainSpec, start *vm.TrainState, to uint32, stopAtWin bool,
+) (*TrainRun, *types.Seal, error) {
+	k := m.p.TrainCheckpointInterval
+	if start.Step%k != 0 || to <= start.Step || to > spec.Steps || (to%k != 0 && to != spec.Steps) {
+		return nil, nil, fmt.Errorf("train job %s: steps %d to %d do not run between checkpoints (interval %d, %d steps)", jobID, start.Step, to, k, spec.Steps)
+	}
+	np := &noisedProducts{m: m, ctx: ctx, parent: parent, d: d, coinbase: coinbase, nonce: nonce, jobID: jobID}
+	run := &TrainRun{JobID: jobID, Spec: spec, States: []*vm.TrainState{start}}
+	for s := start; s.Step < to; {
+		var err error
+		if s, err = s.Next(spec, jobID, np); err != nil {
+			return nil, nil, err
+		}
+		if s.Step%k == 0 || s.Step == to {
+			run.States = append(run.States, s)
+			if stopAtWin && np.win != nil {
+				break
+			}
+		}
+	}
+	return run, np.win, nil
 }

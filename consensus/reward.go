@@ -1,6 +1,8 @@
 package consensus
 
 import (
+	"math/bits"
+
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 )
@@ -47,4 +49,27 @@ func JobSubmissionBurn(p *types.Params, programLen int) *uint256.Int {
 		return new(uint256.Int)
 	}
 	return new(uint256.Int).Mul(p.JobByteFee, uint256.NewInt(uint64(programLen)))
+}
+
+// TrainSegmentPay is what a segment of steps (from, to] of a training job
+// of work W over N steps pays when it lands in a block of difficulty d,
+// with left wei of the escrow neither burned nor paid yet (docs/protocol.md
+// §12): burn = min(left, JobBaseFee(d, W·(to−from)/N, segBytes)), and the
+// including miner gets (left − burn)·(to−from)/(N−from), all of it for the
+// last segment. So a job is paid as its steps are done, by whichever miners
+// do them, and never beyond its escrow.
+func TrainSegmentPay(p *types.Params, d, work uint64, n, from, to uint32, segBytes uint64, left *uint256.Int) (burn, fee *uint256.Int) {
+	steps := uint64(to - from)
+	hi, lo := bits.Mul64(work, steps)
+	wseg, _ := bits.Div64(hi, lo, uint64(n)) // hi < n: steps ≤ n
+	burn = JobBaseFee(p, d, wseg, segBytes)
+	if burn.Gt(left) {
+		burn = new(uint256.Int).Set(left)
+	}
+	fee = new(uint256.Int).Sub(left, burn)
+	if to < n {
+		fee.Mul(fee, uint256.NewInt(steps))
+		fee.Div(fee, uint256.NewInt(uint64(n-from)))
+	}
+	return burn, fee
 }

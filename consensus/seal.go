@@ -23,6 +23,22 @@ func New(be compute.Backend) *PoUW { return &PoUW{be: be} }
 // operands resolves the product a seal names: the synthetic puzzle of its
 // seed, or the operands of a job pending at the parent whose result the
 // block carries (so each job's tickets can win at most once).
+func (e *PoUW) operands(p *types.Params, seed common.Hash, s *types.Seal, body *types.Body, jobs WorkSource) (a, b compute.I8, train bool, err error) {
+	w := s.Work
+	if !w.IsSynthetic() {
+		prog, err := jobs.PendingJobProgram(w.JobID)
+		if err != nil {
+			return a, b, false, fmt.Errorf("%w: job %s: %v", ErrUnknownWork, w.JobID, err)
+		}
+		if prog.Kind == vm.KindTrain {
+			a, b, err = trainTicketOperands(e.be, p, s, prog, body, jobs)
+			return a, b, true, err
+		}
+	}
+	a, b, err = operands(p, seed, s, body, jobs)
+	return a, b, false, err
+}
+
 func operands(p *types.Params, seed common.Hash, s *types.Seal, body *types.Body, jobs WorkSource) (a, b compute.I8, err error) {
 	w := s.Work
 	if w.Op != 0 || w.Step != 0 {
@@ -65,7 +81,7 @@ func operands(p *types.Params, seed common.Hash, s *types.Seal, body *types.Body
 func (e *PoUW) VerifySeal(p *types.Params, h *types.Header, body *types.Body, jobs WorkSource) error {
 	s := &h.Seal
 	seed := Seed(h.ParentHash, h.Coinbase, s.Nonce)
-	a, b, err := operands(p, seed, s, body, jobs)
+	a, b, train, err := e.operands(p, seed, s, body, jobs)
 	if err != nil {
 		return err
 	}
@@ -77,6 +93,12 @@ func (e *PoUW) VerifySeal(p *types.Params, h *types.Header, body *types.Body, jo
 	nz := compute.NewNoise(NoiseKey(seed, ref), a.Rows, a.Cols, b.Cols, int(p.NoiseRank))
 	digest := common.Hash(e.be.TileDigest(a, b, nz, Geometry(p, s.Work), int(s.TileI), int(s.TileJ)))
 	if digest != s.TileDigest {
+		if train {
+			// The product replayed from the ticket's checkpoint is not the
+			// one the miner sealed: its states do not lead to this ticket.
+			return fmt.Errorf("%w: step %d op %d: %w: tile (%d,%d) has digest %s, seal says %s",
+				ErrCheckpointMismatch, s.Work.Step, s.Work.Op, ErrBadTileDigest, s.TileI, s.TileJ, digest, s.TileDigest)
+		}
 		return fmt.Errorf("%w: tile (%d,%d) has digest %s, seal says %s", ErrBadTileDigest, s.TileI, s.TileJ, digest, s.TileDigest)
 	}
 	w := TileWork(a.Rows, a.Cols, b.Cols, tile, s.TileI, s.TileJ)
@@ -114,7 +136,8 @@ func verifyResult(p *types.Params, h *types.Header, prog *vm.Program, r *types.J
 }
 
 // Faker is an Engine for tests that accepts every seal (no work check) but
-// still checks results with Freivalds: the cheap check stays real.
+// still checks results with Freivalds and training segments with their
+// sampled replay on the portable backend (tests use tiny networks).
 type Faker struct{}
 
 var _ Engine = Faker{}
@@ -126,4 +149,8 @@ func (Faker) VerifySeal(*types.Params, *types.Header, *types.Body, WorkSource) e
 
 func (Faker) VerifyResult(p *types.Params, h *types.Header, prog *vm.Program, r *types.JobResult) error {
 	return verifyResult(p, h, prog, r)
+}
+
+func (Faker) VerifyTrainSegment(p *types.Params, h *types.Header, spec *vm.TrainSpec, jobID common.Hash, start *vm.TrainState, seg *types.TrainSegment) error {
+	return verifyTrainSegment(compute.Portable(), p, h, spec, jobID, start, seg)
 }

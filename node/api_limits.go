@@ -24,6 +24,13 @@ type RPCJobLimits struct {
 	// The geometry the memory estimate depends on.
 	TileSize  uint32 `json:"tileSize"`
 	ChunkSize uint32 `json:"chunkSize"`
+	// Training jobs (docs/protocol.md §12).
+	MaxTrainSteps           uint32 `json:"maxTrainSteps"`
+	MaxTrainBatch           uint32 `json:"maxTrainBatch"`
+	MaxTrainWidth           uint32 `json:"maxTrainWidth"`
+	MaxTrainLayers          uint32 `json:"maxTrainLayers"`
+	TrainCheckpointInterval uint32 `json:"trainCheckpointInterval"`
+	TrainSamples            uint32 `json:"trainSamples"`
 }
 
 // JobLimits serves quern_jobLimits.
@@ -36,6 +43,8 @@ func JobLimitsOf(p *types.Params) RPCJobLimits {
 		MaxMemoryBytes: p.MaxJobMemoryBytes, MaxLifetime: p.MaxJobLifetime, MaxK: compute.MaxK,
 		JobByteFee: dec(p.JobByteFee), MaxTxBytes: p.MaxTxBytes(), MaxBlockBytes: p.MaxBlockBytes,
 		TileSize: p.TileSize, ChunkSize: p.ChunkSize,
+		MaxTrainSteps: p.MaxTrainSteps, MaxTrainBatch: p.MaxTrainBatch, MaxTrainWidth: p.MaxTrainWidth,
+		MaxTrainLayers: p.MaxTrainLayers, TrainCheckpointInterval: p.TrainCheckpointInterval, TrainSamples: p.TrainSamples,
 	}
 }
 
@@ -51,5 +60,7 @@ func (l RPCJobLimits) Params() (*types.Params, error) {
 		MaxJobInputBytes: l.MaxInputBytes, MaxJobResultBytes: l.MaxResultBytes, MaxJobWork: l.MaxWork,
 		MaxJobMemoryBytes: l.MaxMemoryBytes, MaxJobLifetime: l.MaxLifetime, JobByteFee: fee,
 		MaxBlockBytes: l.MaxBlockBytes, TileSize: l.TileSize, ChunkSize: l.ChunkSize,
+		MaxTrainSteps: l.MaxTrainSteps, MaxTrainBatch: l.MaxTrainBatch, MaxTrainWidth: l.MaxTrainWidth,
+		MaxTrainLayers: l.MaxTrainLayers, TrainCheckpointInterval: l.TrainCheckpointInterval, TrainSamples: l.TrainSamples,
 	}, nil
 }

@@ -6,14 +6,39 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 )
 
-// JobResult is a matrix-product job's output carried in a block body: the
-// int32 product, little-endian row-major. Validators check it with
-// Freivalds' algorithm; its hash is committed in the job's state record.
+// JobResult is a job's output carried in a block body. For a matrix-product
+// job: the int32 product, little-endian row-major, checked with Freivalds'
+// algorithm. For a training job: Rows = Cols = 0, no Data, and Train is the
+// segment of steps it adds (docs/protocol.md §12). A matmul result encodes
+// as the four-field list it always did: Train is optional and nil. Its hash
+// is committed in the job's state record.
 type JobResult struct {
 	JobID common.Hash
 	Rows  uint32
 	Cols  uint32
 	Data  []byte
+	Train *TrainSegment `rlp:"optional"`
+}
+
+// TrainSegment is a stretch of a training job's steps, (FromStep, ToStep]:
+// the checkpoint root after each interval (every TrainCheckpointInterval
+// steps, the last one possibly shorter at the job's end), the encoded state
+// at ToStep (whose root is the last root) and the start states of the
+// intervals a validator replays (docs/protocol.md §12).
+type TrainSegment struct {
+	FromStep uint32
+	ToStep   uint32
+	Roots    []common.Hash
+	EndState []byte
+	Samples  []TrainSample
+}
+
+// TrainSample is the encoded state at the start of interval Interval of a
+// segment (the state after FromStep + Interval·k steps); interval 0 starts
+// at the job's checkpoint on chain and never needs one.
+type TrainSample struct {
+	Interval uint32
+	State    []byte
 }
 
 // Hash is Keccak256(rlp(result)).
@@ -84,7 +109,34 @@ func (b *Block) EncodedSize() uint64 {
 
 // EncodedSize is the length of rlp(r).
 func (r *JobResult) EncodedSize() uint64 {
-	return withBlob(&JobResult{JobID: r.JobID, Rows: r.Rows, Cols: r.Cols}, r.Data)
+	n := withBlob(&JobResult{JobID: r.JobID, Rows: r.Rows, Cols: r.Cols}, r.Data)
+	if r.Train == nil {
+		return n
+	}
+	_, content := listParts(n)
+	return rlp.ListSize(content + r.Train.EncodedSize())
+}
+
+// EncodedSize is the length of rlp(s), computed without encoding its states.
+func (s *TrainSegment) EncodedSize() uint64 {
+	var samples uint64
+	for _, x := range s.Samples {
+		samples += withBlob(&TrainSample{Interval: x.Interval}, x.State)
+	}
+	// The empty EndState and the empty sample list are one byte each.
+	n := withBlob(&TrainSegment{FromStep: s.FromStep, ToStep: s.ToStep, Roots: s.Roots}, nil)
+	_, content := listParts(n)
+	return rlp.ListSize(content - 1 - 1 + blobSize(s.EndState) + rlp.ListSize(samples))
+}
+
+// listParts splits the size n of an RLP list into header and content sizes.
+func listParts(n uint64) (header, content uint64) {
+	for h := uint64(1); h <= 9; h++ {
+		if rlp.ListSize(n-h) == n {
+			return h, n - h
+		}
+	}
+	return 0, n
 }
 
 // TxEncodedSize is the length of rlp(tx).

@@ -42,6 +42,15 @@ type Params struct {
 	JobByteFee        *uint256.Int `json:"jobByteFee"`        // wei burned per byte of block space a job takes (program + result)
 	MaxBlockBytes     uint64       `json:"maxBlockBytes"`     // a block's RLP encoding; gossip and sync carry exactly this much
 
+	// Training jobs (docs/protocol.md §12): k steps between checkpoint
+	// roots, s intervals a validator replays per segment.
+	TrainCheckpointInterval uint32 `json:"trainCheckpointInterval"`
+	TrainSamples            uint32 `json:"trainSamples"`
+	MaxTrainSteps           uint32 `json:"maxTrainSteps"`  // steps N of one job
+	MaxTrainBatch           uint32 `json:"maxTrainBatch"`  // examples per step
+	MaxTrainWidth           uint32 `json:"maxTrainWidth"`  // every layer width, input and classes included
+	MaxTrainLayers          uint32 `json:"maxTrainLayers"` // widths in a network (weight layers + 1)
+
 	MaxBlockTxs     uint32 `json:"maxBlockTxs"`
 	MaxBlockResults uint32 `json:"maxBlockResults"`
 	FreivaldsRounds uint32 `json:"freivaldsRounds"`
@@ -80,6 +89,10 @@ func (p *Params) Validate() error {
 		return errors.New("params: jobByteFee must be set")
 	case p.MaxJobInputBytes == 0 || p.MaxJobResultBytes == 0 || p.MaxJobWork == 0 || p.MaxJobMemoryBytes == 0 || p.MaxJobLifetime == 0:
 		return errors.New("params: maxJobInputBytes, maxJobResultBytes, maxJobWork, maxJobMemoryBytes and maxJobLifetime must be positive")
+	case p.TrainCheckpointInterval == 0 || p.TrainSamples == 0:
+		return errors.New("params: trainCheckpointInterval and trainSamples must be at least 1")
+	case p.MaxTrainSteps == 0 || p.MaxTrainBatch == 0 || p.MaxTrainWidth == 0 || p.MaxTrainLayers < 2:
+		return errors.New("params: maxTrainSteps, maxTrainBatch and maxTrainWidth must be positive and maxTrainLayers at least 2")
 	case p.MaxTxBytes()+BlockEncodingSlack > p.MaxBlockBytes:
 		// A job tx that cannot fit a block could never be mined.
 		return fmt.Errorf("params: maxBlockBytes %d cannot hold the largest job tx (%d bytes + %d slack)", p.MaxBlockBytes, p.MaxTxBytes(), BlockEncodingSlack)
