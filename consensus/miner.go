@@ -115,6 +115,17 @@ func (r *TrainRun) Extend(next *TrainRun) error {
 	return nil
 }
 
+// Prefix is the run cut at step `to` (a checkpoint boundary it holds, or its
+// end): the part of it one block may carry (MaxTrainSegmentSteps).
+func (r *TrainRun) Prefix(to uint32) *TrainRun {
+	for i, st := range r.States {
+		if st.Step >= to && i > 0 {
+			return &TrainRun{JobID: r.JobID, Spec: r.Spec, States: r.States[:i+1]}
+		}
+	}
+	return r
+}
+
 // Segment is the block body's segment for the run's steps (From, To]: the
 // roots, the end state, and the samples a validator reads under seal (the
 // header's final seal, whatever work it names: TrainCheckIntervals).

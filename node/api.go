@@ -16,6 +16,7 @@ import (
 	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/consensus"
+	"github.com/quern-chain/quern/vm"
 )
 
 // API is the `quern` JSON-RPC namespace. Method names (quern_blockNumber,
@@ -29,13 +30,16 @@ type API struct {
 	// answers bounds the memory of large answers built at once (set by
 	// startRPC; nil: unbounded, as for in-process calls).
 	answers *answerBudget
+	// specs holds training jobs' shapes (their specs without data).
+	specs *lru.Cache[common.Hash, *vm.TrainSpec]
 }
 
 // rpcBlockCacheSize answers are kept; a 1000-tx answer is about 250 KB.
 const rpcBlockCacheSize = 64
 
 func newAPI(n *Node) *API {
-	return &API{n: n, blocks: lru.NewCache[common.Hash, *RPCBlock](rpcBlockCacheSize)}
+	return &API{n: n, blocks: lru.NewCache[common.Hash, *RPCBlock](rpcBlockCacheSize),
+		specs: lru.NewCache[common.Hash, *vm.TrainSpec](trainSpecCacheSize)}
 }
 
 // BlockNumber is a block argument: a number (JSON number, decimal or 0x hex
@@ -249,11 +253,19 @@ func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
 	}
 	out := &RPCJob{
 		ID: j.ID, Owner: j.Owner, Status: jobStatus(j.Status), Fee: dec(j.Fee), Work: j.Work,
-		Rows: j.Rows, Cols: j.Cols, Submitted: j.Submitted, Expiry: j.Expiry,
+		Rows: j.Rows, Cols: j.Cols, Submitted: j.Submitted, Expiry: j.Expiry, Kind: "matmul",
 	}
 	if j.Status == chain.JobDone {
 		out.DoneBlock, out.Miner, out.ResultHash = j.DoneBlock, j.Miner, j.ResultHash
 		out.Burned, out.MinerFee = dec(j.Burned), dec(j.MinerFee)
+	}
+	if j.Kind == chain.JobTrain {
+		if j.StepsDone > 0 && j.Status != chain.JobDone {
+			out.Miner, out.Burned, out.MinerFee = j.Miner, dec(j.Burned), dec(j.MinerFee)
+		}
+		if err := api.addTrainFields(out, j); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -263,6 +275,9 @@ func (api *API) GetJobResult(ctx context.Context, id common.Hash) (*RPCJobResult
 	j, ok := api.n.chain.State().Job(id)
 	if !ok {
 		return nil, fmt.Errorf("job %s not found", id.Hex())
+	}
+	if j.Kind == chain.JobTrain {
+		return api.trainedModel(ctx, j)
 	}
 	switch j.Status {
 	case chain.JobPending:

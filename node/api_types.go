@@ -80,16 +80,42 @@ type RPCJob struct {
 	ResultHash common.Hash    `json:"resultHash,omitempty"`
 	Burned     string         `json:"burned,omitempty"`
 	MinerFee   string         `json:"minerFee,omitempty"`
+
+	Kind string `json:"kind"` // "matmul" | "train"
+	// Training jobs (0 and absent for matmul): steps on chain of Steps, the
+	// root of the state after them, and the miner fees paid so far. While a
+	// training job runs, miner and minerFee are those of its last segment.
+	StepsDone  uint32       `json:"stepsDone"`
+	Steps      uint32       `json:"steps"`
+	Checkpoint *common.Hash `json:"checkpoint,omitempty"`
+	Paid       string       `json:"paid,omitempty"`
 }
 
 // RPCJobResult is quern_getJobResult's answer: the int32 product,
-// little-endian row-major bytes.
+// little-endian row-major bytes; for a training job no product (rows = cols
+// = 0) but the trained model, and block is where it was done (0 when it
+// expired).
 type RPCJobResult struct {
-	JobID common.Hash   `json:"jobId"`
-	Rows  uint32        `json:"rows"`
-	Cols  uint32        `json:"cols"`
-	Data  hexutil.Bytes `json:"data"`
-	Block uint64        `json:"block"`
+	JobID common.Hash      `json:"jobId"`
+	Rows  uint32           `json:"rows"`
+	Cols  uint32           `json:"cols"`
+	Data  hexutil.Bytes    `json:"data"`
+	Block uint64           `json:"block"`
+	Train *RPCTrainedModel `json:"train,omitempty"`
+}
+
+// RPCTrainedModel is a training job's model at a checkpoint on chain (the
+// final one of a done job, the last one of an expired job): what inference
+// runs (vm.Model), from the state's master weights.
+type RPCTrainedModel struct {
+	Layers     []uint32        `json:"layers"`   // widths, input first
+	ActShift   []uint32        `json:"actShift"` // one per hidden layer
+	W          []hexutil.Bytes `json:"w"`        // layer l: layers[l]×layers[l+1] int8, row-major
+	B          [][]int32       `json:"b"`        // layer l: layers[l+1] biases
+	Steps      uint32          `json:"steps"`    // steps the model was trained for
+	TotalSteps uint32          `json:"totalSteps"`
+	Checkpoint common.Hash     `json:"checkpoint"` // the state's root
+	Meta       hexutil.Bytes   `json:"meta"`       // the job's meta: the client's quantisation rule
 }
 
 // RPCSyncing is quern_syncing's answer when a sync is running (otherwise false).

@@ -48,6 +48,9 @@ type Miner struct {
 	results  map[common.Hash]*types.JobResult // job id → exact product, while the job is pending
 	failed   map[common.Hash]error            // jobs that cannot be computed, while pending
 	progLens map[common.Hash]int              // job id → its program's length (the base fee's byte part)
+	train    map[common.Hash]*trainJob        // training jobs' computed checkpoints, while pending
+	// trainCacheBytes bounds the states in train (defaultTrainCacheBytes).
+	trainCacheBytes uint64
 
 	quit chan struct{}
 	done chan struct{}
@@ -69,12 +72,14 @@ func NewMiner(c *chain.Chain, pool *chain.TxPool, net minerNet, be compute.Backe
 	return &Miner{
 		jobCtx: jobCtx, jobCancel: jobCancel,
 		chain: c, pool: pool, net: net, coinbase: coinbase, log: log,
-		pow:      consensus.NewMiner(c.Params(), be),
-		results:  make(map[common.Hash]*types.JobResult),
-		failed:   make(map[common.Hash]error),
-		progLens: make(map[common.Hash]int),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		pow:             consensus.NewMiner(c.Params(), be),
+		trainCacheBytes: defaultTrainCacheBytes,
+		results:         make(map[common.Hash]*types.JobResult),
+		failed:          make(map[common.Hash]error),
+		progLens:        make(map[common.Hash]int),
+		train:           make(map[common.Hash]*trainJob),
+		quit:            make(chan struct{}),
+		done:            make(chan struct{}),
 	}
 }
 
@@ -215,6 +220,13 @@ func (m *Miner) mineOn(ctx context.Context, parent *types.Block) {
 			return
 		}
 	}
+	if seal := m.mineTraining(ctx, parent, d, &nonce); seal != nil {
+		m.seal(ctx, parent, d, seal, started)
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
 
 	synthMACs := uint64(p.SyntheticDim) * uint64(p.SyntheticDim) * uint64(p.SyntheticDim)
 	for {
@@ -278,6 +290,7 @@ func (m *Miner) eligibleJobs(parent *types.Block, d uint64) []*chain.Job {
 			delete(m.failed, id)
 		}
 	}
+	m.pruneTraining(live)
 	m.mu.Unlock()
 	return out
 }
@@ -319,12 +332,14 @@ func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce ui
 	return seal, nil
 }
 
-// blockResults are the cached results to carry in parent's child: the
-// winning job's first, then other eligible jobs, at most MaxBlockResults
-// and no more bytes than a block can carry beside its header and framing
-// (BuildBlock enforces the exact cap; this keeps the choice to what fits).
+// blockResults are the cached results and training segments to carry in
+// parent's child: the winning job's first, then other eligible jobs, at
+// most MaxBlockResults and no more bytes than a block can carry beside its
+// header and framing (BuildBlock enforces the exact cap; this keeps the
+// choice to what fits).
 func (m *Miner) blockResults(parent *types.Block, d uint64, seal *types.Seal) []*types.JobResult {
 	p := m.chain.Params()
+	segments := m.trainSegments(parent, d, seal) // the sealing job's first
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var (
@@ -342,6 +357,12 @@ func (m *Miner) blockResults(parent *types.Block, d uint64, seal *types.Seal) []
 		if r, ok := m.results[seal.Work.JobID]; ok {
 			add(r)
 		}
+	}
+	for _, r := range segments {
+		if uint32(len(out)) >= p.MaxBlockResults {
+			break
+		}
+		add(r)
 	}
 	for _, j := range m.chainJobs(parent, d, m.chain.State().PendingJobs()) {
 		if uint32(len(out)) >= p.MaxBlockResults {
@@ -364,6 +385,9 @@ func (m *Miner) chainJobs(parent *types.Block, d uint64, pending []*chain.Job) [
 	p := m.chain.Params()
 	var out []*chain.Job
 	for _, j := range pending {
+		if j.Kind == chain.JobTrain {
+			continue // mined and paid per segment: mineTraining, trainSegments
+		}
 		if j.Status != chain.JobPending || j.Expiry < parent.Number()+1 || j.Fee == nil ||
 			j.Work > p.MaxJobWork || vm.ResultBytes(j.Rows, j.Cols) > p.MaxJobResultBytes {
 			continue
@@ -419,6 +443,11 @@ func (m *Miner) seal(ctx context.Context, parent *types.Block, d uint64, seal *t
 	work := "synthetic"
 	if !seal.Work.IsSynthetic() {
 		work = "job"
+	}
+	for _, r := range block.Results {
+		if r.Train != nil {
+			m.log.Info(fmt.Sprintf("carried training job %s steps %d-%d", r.JobID.Hex(), r.Train.FromStep, r.Train.ToStep), "number", block.Number())
+		}
 	}
 	m.log.Info("mined block", "number", block.Number(), "hash", block.Hash(), "txs", len(block.Txs),
 		"results", len(block.Results), "work", work, "difficulty", d, "elapsed", time.Since(started).Round(time.Millisecond))

@@ -44,7 +44,7 @@ var (
 	}
 	outFlag = &cli.StringFlag{
 		Name:     "out",
-		Usage:    "write the int32 product to `FILE.npy`",
+		Usage:    "write a matmul job's int32 product to `FILE.npy`, a training job's model to DIR (model.json, w0.npy…, b0.npy…)",
 		Required: true,
 	}
 )
@@ -64,6 +64,7 @@ var jobCommand = &cli.Command{
 					Flags:     []cli.Flag{rpcFlag, keystoreFlag, fromFlag, matAFlag, matBFlag, jobFeeFlag, expiryFlag, passwordFileFlag, waitFlag, jobTimeoutFlag, pollFlag},
 					Action:    jobSubmitMatMul,
 				},
+				jobSubmitTrainCommand,
 			},
 		},
 		{
@@ -75,7 +76,7 @@ var jobCommand = &cli.Command{
 		},
 		{
 			Name:      "result",
-			Usage:     "write a done job's int32 product to a .npy file",
+			Usage:     "write a done job's int32 product to a .npy file, or a training job's model to a directory",
 			ArgsUsage: "JOB-ID",
 			Flags:     []cli.Flag{rpcFlag, outFlag, waitFlag, jobTimeoutFlag, pollFlag},
 			Action:    jobResult,
@@ -174,6 +175,16 @@ func jobSubmitMatMul(c *cli.Context) error {
 		return err
 	}
 	work, bytes := prog.Work(), consensus.JobBytes(len(program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
+	if err := checkJobFee(c, nc, limits, fee, work, bytes, "program and result", ""); err != nil {
+		return err
+	}
+	return submitJob(c, nc, key, from, info.ChainID, fee, blocks, program, fmt.Sprintf("job of %d MACs", work))
+}
+
+// checkJobFee asks the node for the base fee of a job of work MACs taking
+// bytes of block space (what names them) and refuses a missing or lower
+// fee, saying what to pass; note adds to the advice.
+func checkJobFee(c *cli.Context, nc *nodeClient, limits *node.RPCJobLimits, fee *uint256.Int, work, bytes uint64, what, note string) error {
 	base, err := nc.JobBaseFee(c.Context, work, bytes)
 	if err != nil {
 		return about(err, "base fee")
@@ -182,24 +193,31 @@ func jobSubmitMatMul(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("node's job byte fee %q: %v", limits.JobByteFee, err)
 	}
-	why := fmt.Sprintf("%d MACs, and %d bytes of program and result at %s QRN a byte", work, bytes, formatQRN(byteFee))
+	why := fmt.Sprintf("%d MACs, and %d bytes of %s at %s QRN a byte", work, bytes, what, formatQRN(byteFee))
 	if fee == nil {
-		return fmt.Errorf("--fee is required: this job's base fee is %s QRN (%s); pass --fee %s or more", formatQRN(base), why, formatQRN(base))
+		return fmt.Errorf("--fee is required: this job's base fee is %s QRN (%s); pass --fee %s or more%s", formatQRN(base), why, formatQRN(base), note)
 	}
 	if fee.Lt(base) {
-		return fmt.Errorf("fee %s QRN is below this job's base fee %s QRN (%s); pass --fee %s or more", formatQRN(fee), formatQRN(base), why, formatQRN(base))
+		return fmt.Errorf("fee %s QRN is below this job's base fee %s QRN (%s); pass --fee %s or more%s", formatQRN(fee), formatQRN(base), why, formatQRN(base), note)
 	}
+	return nil
+}
+
+// submitJob signs and sends a job tx of program escrowing fee, expiring
+// blocks after the head, prints its id (stdout) and what was sent (stderr,
+// summary names the job), and with --wait waits until it is done.
+func submitJob(c *cli.Context, nc *nodeClient, key *signer, from common.Address, chainID uint64, fee *uint256.Int, blocks uint64, program []byte, summary string) error {
 	head, err := nc.BlockNumber(c.Context)
 	if err != nil {
 		return about(err, "head")
 	}
-	tx := &types.Tx{ChainID: info.ChainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: head + blocks, Program: program}
+	tx := &types.Tx{ChainID: chainID, Kind: types.TxJob, Value: new(uint256.Int), Fee: fee, Expiry: head + blocks, Program: program}
 	id, err := sendTx(c, nc, key, from, tx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, id.Hex())
-	fmt.Fprintf(c.App.ErrWriter, "job of %d MACs submitted with fee %s QRN; it expires after block %d\n", work, formatQRN(fee), tx.Expiry)
+	fmt.Fprintf(c.App.ErrWriter, "%s submitted with fee %s QRN; it expires after block %d\n", summary, formatQRN(fee), tx.Expiry)
 	if !c.Bool(waitFlag.Name) {
 		return nil
 	}
@@ -219,8 +237,13 @@ func waitJob(c *cli.Context, nc *nodeClient, id common.Hash) (*node.RPCJob, erro
 	tick := time.NewTicker(c.Duration(pollFlag.Name))
 	defer tick.Stop()
 	status := "not yet known to the node"
+	progress := newTrainProgress(c.App.ErrWriter)
+	defer progress.end()
 	for {
 		job, err := nc.Job(ctx, id)
+		if err == nil && job.Kind == "train" {
+			progress.show(job)
+		}
 		switch {
 		case err == nil && job.Status == "done":
 			return job, nil
@@ -228,6 +251,9 @@ func waitJob(c *cli.Context, nc *nodeClient, id common.Hash) (*node.RPCJob, erro
 			return nil, expiredError(job)
 		case err == nil:
 			status = job.Status
+			if job.Kind == "train" {
+				status = fmt.Sprintf("%s at %d of %d steps", job.Status, job.StepsDone, job.Steps)
+			}
 		case !isNodeError(err) && ctx.Err() == nil:
 			return nil, err
 		}
@@ -251,6 +277,9 @@ func aboutJob(err error, id common.Hash) error {
 }
 
 func expiredError(job *node.RPCJob) error {
+	if job.Kind == "train" && job.StepsDone > 0 {
+		return fmt.Errorf("job %s expired after block %d at %d of %d steps; the rest of its fee was refunded, and \"quern job result --out DIR\" writes the model at its last checkpoint", job.ID.Hex(), job.Expiry, job.StepsDone, job.Steps)
+	}
 	return fmt.Errorf("job %s expired after block %d without a result; its fee less the program's byte fee was refunded", job.ID.Hex(), job.Expiry)
 }
 
@@ -270,6 +299,16 @@ func jobStatus(c *cli.Context) error {
 	fmt.Fprintf(w, "owner:      %s\n", job.Owner.Hex())
 	fmt.Fprintf(w, "fee:        %s QRN\n", weiString(job.Fee))
 	fmt.Fprintf(w, "work:       %d MACs\n", job.Work)
+	if job.Kind == "train" {
+		fmt.Fprintf(w, "kind:       train\n")
+		fmt.Fprintf(w, "progress:   %s\n", stepsString(job.StepsDone, job.Steps))
+		if job.Checkpoint != nil {
+			fmt.Fprintf(w, "checkpoint: %s\n", job.Checkpoint.Hex())
+		}
+		if job.Paid != "" && job.Status != "done" {
+			fmt.Fprintf(w, "paid:       %s QRN to miners so far\n", weiString(job.Paid))
+		}
+	}
 	if job.Rows != 0 || job.Cols != 0 {
 		fmt.Fprintf(w, "result:     %d×%d int32\n", job.Rows, job.Cols)
 	}
@@ -314,6 +353,9 @@ func jobResult(c *cli.Context) error {
 	if err != nil {
 		return resultError(c, nc, id, err)
 	}
+	if res.Train != nil {
+		return writeTrainedModel(c, nc, id, res, out)
+	}
 	m, err := vm.DecodeResult(res.Rows, res.Cols, res.Data)
 	if err != nil {
 		return fmt.Errorf("job %s: bad result from node: %v", id.Hex(), err)
@@ -337,6 +379,9 @@ func resultError(c *cli.Context, nc *nodeClient, id common.Hash, err error) erro
 	}
 	switch job.Status {
 	case "pending":
+		if job.Kind == "train" {
+			return fmt.Errorf("job %s is pending at %s (no model yet); try again after it is done, or use --wait", id.Hex(), stepsString(job.StepsDone, job.Steps))
+		}
 		return fmt.Errorf("job %s is pending (no result yet); try again after it is mined, or use --wait", id.Hex())
 	case "expired":
 		return expiredError(job)

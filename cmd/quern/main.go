@@ -1,6 +1,7 @@
 // Command quern is the quern node and its user tools: run a node, keep keys,
-// send QRN, submit matrix-product jobs and fetch their results over the
-// node's JSON-RPC, and run trained models on CSV rows.
+// send QRN, submit matrix-product and training jobs and fetch their results
+// (products, trained models) over the node's JSON-RPC, and run trained
+// models on CSV rows.
 package main
 
 import (
