@@ -33,7 +33,7 @@ const (
 	// ActFrac fraction bits (127 ≈ 1.0); weight fractions are fracBits(in).
 	ActFrac = 7
 	// MaxTrainMetaBytes caps Meta.
-	MaxTrainMetaBytes = 4096
+	MaxTrainMetaBytes = 64 << 10 // a quantisation rule for a few thousand features (784 take ~5 KiB)
 	// MaxLRShift: a larger shift makes every update zero.
 	MaxLRShift = 31
 )

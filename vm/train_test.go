@@ -3,6 +3,7 @@ package vm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -274,7 +275,7 @@ func TestTrainCheckRejects(t *testing.T) {
 		{"K input gradient", func(s *TrainSpec) { s.Layers = []uint32{8, 3, 13} }, withTrain(func(l *Limits) { l.MaxK = 12 }), ErrTooLarge, "layer 1's input-gradient product has K = 13"},
 		{"K weight gradient", func(s *TrainSpec) { s.Layers = []uint32{8, 3, 3} }, withTrain(func(l *Limits) { l.MaxK = 12 }), ErrTooLarge, "K = batch = 16"},
 		{"lr shift", func(s *TrainSpec) { s.LRShift = 32 }, lim, ErrShape, "shift 32 is over 31"},
-		{"meta", func(s *TrainSpec) { s.Meta = make([]byte, 4097) }, lim, ErrTooLarge, "meta is 4097 bytes"},
+		{"meta", func(s *TrainSpec) { s.Meta = make([]byte, MaxTrainMetaBytes+1) }, lim, ErrTooLarge, fmt.Sprintf("meta is %d bytes", MaxTrainMetaBytes+1)},
 		{"no rows", func(s *TrainSpec) { s.Rows = 0 }, lim, ErrShape, "rows 0"},
 		{"input bytes", func(s *TrainSpec) {}, withTrain(func(l *Limits) { l.MaxInputBytes = 2000 }), ErrTooLarge, "hold 2715 bytes"},
 		{"work", func(s *TrainSpec) {}, withTrain(func(l *Limits) { l.MaxWork = 1000 }), ErrTooLarge, "work 200 steps × 6400 MACs = 1280000 MACs exceeds the limit of 1000"},
