@@ -131,54 +131,87 @@ func checkJob(program []byte, blocks uint64, limits *node.RPCJobLimits) (*vm.Pro
 	return p, nil
 }
 
-func jobSubmitMatMul(c *cli.Context) error {
+// jobSubmission is what every `job submit` kind has checked before it
+// prices and sends its program: the sender and its key, the fee given (nil:
+// none), the expiry, the node and its caps, and the decoded program.
+type jobSubmission struct {
+	from    common.Address
+	key     *signer
+	fee     *uint256.Int
+	blocks  uint64
+	nc      *nodeClient
+	chainID uint64
+	limits  *node.RPCJobLimits
+	program []byte
+	prog    *vm.Program
+}
+
+// prepareJob parses the flags every job kind shares, builds the program
+// with load (before touching the keystore or the node, so a bad input file
+// fails first), unlocks the key, dials the node and checks the program
+// against the node's caps. The caller closes sub.nc.
+func prepareJob(c *cli.Context, load func() ([]byte, error)) (*jobSubmission, error) {
 	if err := noArgs(c); err != nil {
-		return err
+		return nil, err
 	}
-	from, err := parseAddress(c.String(fromFlag.Name))
-	if err != nil {
-		return about(err, "--from")
+	sub := &jobSubmission{}
+	var err error
+	if sub.from, err = parseAddress(c.String(fromFlag.Name)); err != nil {
+		return nil, about(err, "--from")
 	}
-	var fee *uint256.Int
 	if s := c.String(jobFeeFlag.Name); s != "" {
-		if fee, err = parseQRN(s); err != nil {
-			return about(err, "--fee")
+		if sub.fee, err = parseQRN(s); err != nil {
+			return nil, about(err, "--fee")
 		}
 	}
-	blocks := c.Uint64(expiryFlag.Name)
-	if blocks == 0 {
-		return errors.New("--expiry must be at least 1 block")
+	if sub.blocks = c.Uint64(expiryFlag.Name); sub.blocks == 0 {
+		return nil, errors.New("--expiry must be at least 1 block")
 	}
-	program, err := loadMatMul(c.String(matAFlag.Name), c.String(matBFlag.Name))
+	if sub.program, err = load(); err != nil {
+		return nil, err
+	}
+	if sub.key, err = findKey(c, sub.from); err != nil {
+		return nil, err
+	}
+	if sub.nc, err = dial(c); err != nil {
+		return nil, err
+	}
+	info, err := sub.nc.NodeInfo(c.Context)
+	if err != nil {
+		sub.nc.Close()
+		return nil, about(err, "node info")
+	}
+	sub.chainID = info.ChainID
+	if sub.limits, err = sub.nc.JobLimits(c.Context); err != nil {
+		sub.nc.Close()
+		return nil, about(err, "job limits")
+	}
+	if sub.prog, err = checkJob(sub.program, sub.blocks, sub.limits); err != nil {
+		sub.nc.Close()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// send signs and sends the checked job (submitJob), summary naming it.
+func (sub *jobSubmission) send(c *cli.Context, summary string) error {
+	return submitJob(c, sub.nc, sub.key, sub.from, sub.chainID, sub.fee, sub.blocks, sub.program, summary)
+}
+
+func jobSubmitMatMul(c *cli.Context) error {
+	sub, err := prepareJob(c, func() ([]byte, error) {
+		return loadMatMul(c.String(matAFlag.Name), c.String(matBFlag.Name))
+	})
 	if err != nil {
 		return err
 	}
-	key, err := findKey(c, from)
-	if err != nil {
+	defer sub.nc.Close()
+	prog := sub.prog
+	work, bytes := prog.Work(), consensus.JobBytes(len(sub.program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
+	if err := checkJobFee(c, sub.nc, sub.limits, sub.fee, work, bytes, "program and result", ""); err != nil {
 		return err
 	}
-	nc, err := dial(c)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	info, err := nc.NodeInfo(c.Context)
-	if err != nil {
-		return about(err, "node info")
-	}
-	limits, err := nc.JobLimits(c.Context)
-	if err != nil {
-		return about(err, "job limits")
-	}
-	prog, err := checkJob(program, blocks, limits)
-	if err != nil {
-		return err
-	}
-	work, bytes := prog.Work(), consensus.JobBytes(len(program), prog.Inputs[0].Rows, prog.Inputs[1].Cols)
-	if err := checkJobFee(c, nc, limits, fee, work, bytes, "program and result", ""); err != nil {
-		return err
-	}
-	return submitJob(c, nc, key, from, info.ChainID, fee, blocks, program, fmt.Sprintf("job of %d MACs", work))
+	return sub.send(c, fmt.Sprintf("job of %d MACs", work))
 }
 
 // checkJobFee asks the node for the base fee of a job of work MACs taking

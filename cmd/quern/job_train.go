@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/holiman/uint256"
 	"github.com/urfave/cli/v2"
 
 	"github.com/quern-chain/quern/consensus"
@@ -134,62 +132,28 @@ func loadTraining(c *cli.Context) (program []byte, spec *vm.TrainSpec, err error
 }
 
 func jobSubmitTrain(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	from, err := parseAddress(c.String(fromFlag.Name))
-	if err != nil {
-		return about(err, "--from")
-	}
-	var fee *uint256.Int
-	if s := c.String(jobFeeFlag.Name); s != "" {
-		if fee, err = parseQRN(s); err != nil {
-			return about(err, "--fee")
-		}
-	}
-	blocks := c.Uint64(expiryFlag.Name)
-	if blocks == 0 {
-		return errors.New("--expiry must be at least 1 block")
-	}
-	program, spec, err := loadTraining(c)
+	var spec *vm.TrainSpec
+	sub, err := prepareJob(c, func() (program []byte, err error) {
+		program, spec, err = loadTraining(c)
+		return program, err
+	})
 	if err != nil {
 		return err
 	}
-	key, err := findKey(c, from)
-	if err != nil {
-		return err
-	}
-	nc, err := dial(c)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	info, err := nc.NodeInfo(c.Context)
-	if err != nil {
-		return about(err, "node info")
-	}
-	limits, err := nc.JobLimits(c.Context)
-	if err != nil {
-		return about(err, "job limits")
-	}
-	prog, err := checkJob(program, blocks, limits)
-	if err != nil {
-		return err
-	}
-	params, err := limits.Params()
+	defer sub.nc.Close()
+	params, err := sub.limits.Params()
 	if err != nil {
 		return fmt.Errorf("node's job limits: %v", err)
 	}
 	// The escrow pays the program's bytes now and each segment's states as
 	// it lands (docs/protocol.md §12): ask for a job done in one segment.
-	work := prog.Work()
-	bytes := consensus.JobBytes(len(program), 0, 0) + node.TrainSegmentBytes(params, spec, 0, spec.Steps)
+	work := sub.prog.Work()
+	bytes := consensus.JobBytes(len(sub.program), 0, 0) + node.TrainSegmentBytes(params, spec, 0, spec.Steps)
 	note := "; a job done in several segments pays each one's bytes, so leave a margin"
-	if err := checkJobFee(c, nc, limits, fee, work, bytes, "program and a segment's states", note); err != nil {
+	if err := checkJobFee(c, sub.nc, sub.limits, sub.fee, work, bytes, "program and a segment's states", note); err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("training job of %d steps (%d MACs, layers %s)", spec.Steps, work, layersString(spec.Layers))
-	return submitJob(c, nc, key, from, info.ChainID, fee, blocks, program, summary)
+	return sub.send(c, fmt.Sprintf("training job of %d steps (%d MACs, layers %s)", spec.Steps, work, layersString(spec.Layers)))
 }
 
 func layersString(layers []uint32) string {
