@@ -38,6 +38,20 @@ func (g *gatedBackend) NoisedMatMul(a, b compute.I8, nz *compute.Noise, geo comp
 	return g.Backend.NoisedMatMul(a, b, nz, geo, visit)
 }
 
+// openTestChain opens a chain of genesis g in a temp dir, with the real
+// engine on the portable backend, and a txpool on it; both close with t.
+func openTestChain(t *testing.T, g *chain.Genesis) (*chain.Chain, *chain.TxPool) {
+	t.Helper()
+	c, err := chain.Open(t.TempDir(), g, consensus.New(compute.Portable()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pool := chain.NewTxPool(c, nil)
+	t.Cleanup(pool.Close)
+	return c, pool
+}
+
 // sealOn seals a child of c's head with a synthetic puzzle, carrying txs.
 func sealOn(t *testing.T, c *chain.Chain, txs ...*types.Tx) *types.Block {
 	t.Helper()
@@ -76,13 +90,7 @@ func sealWithResults(t *testing.T, c *chain.Chain, txs []*types.Tx, results []*t
 // restarted, and its result lands in a block on the new head.
 func TestMinerFinishesJobAcrossHeads(t *testing.T) {
 	g := testGenesis()
-	c, err := chain.Open(t.TempDir(), g, consensus.New(compute.Portable()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	pool := chain.NewTxPool(c, nil)
-	t.Cleanup(pool.Close)
+	c, pool := openTestChain(t, g)
 	p := c.Params()
 
 	// Block 1 submits the job.

@@ -66,13 +66,7 @@ func waitJobState(t *testing.T, c *chain.Chain, id common.Hash, what string, ok 
 // chain's checkpoint; the final state is the canonical trajectory's, and
 // the RPC serves the progress and the model.
 func TestMinerTrainsAcrossBlocksAndMiners(t *testing.T) {
-	c, err := chain.Open(t.TempDir(), testGenesis(), consensus.New(compute.Portable()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	pool := chain.NewTxPool(c, nil)
-	t.Cleanup(pool.Close)
+	c, pool := openTestChain(t, testGenesis())
 	p := c.Params()
 	spec := blobsSpec(7*p.TrainCheckpointInterval + 5)
 	id := submitTraining(t, c, spec, 50, 1000)
@@ -162,13 +156,7 @@ func TestMinerTrainsAcrossBlocksAndMiners(t *testing.T) {
 func TestMinerSealsWithTrainingTicket(t *testing.T) {
 	g := testGenesis()
 	g.Config.InitialDifficulty, g.Config.MinDifficulty = 20_000, 20_000
-	c, err := chain.Open(t.TempDir(), g, consensus.New(compute.Portable()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	pool := chain.NewTxPool(c, nil)
-	t.Cleanup(pool.Close)
+	c, pool := openTestChain(t, g)
 	p := c.Params()
 	spec := blobsSpec(3 * p.TrainCheckpointInterval)
 	id := submitTraining(t, c, spec, 50, 1000)
@@ -197,13 +185,7 @@ func TestMinerSealsWithTrainingTicket(t *testing.T) {
 // pending, quern_getJobResult says how far it is; expired, it answers the
 // model of the steps done.
 func TestTrainingJobExpiredPartDone(t *testing.T) {
-	c, err := chain.Open(t.TempDir(), testGenesis(), consensus.New(compute.Portable()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	pool := chain.NewTxPool(c, nil)
-	t.Cleanup(pool.Close)
+	c, pool := openTestChain(t, testGenesis())
 	p := c.Params()
 	spec := blobsSpec(5 * p.TrainCheckpointInterval)
 	id := submitTraining(t, c, spec, 50, c.CurrentBlock().Number()+3)
