@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -16,7 +17,7 @@ import (
 //   - A, when K is a multiple of 64, is read in place (rows K bytes apart)
 //     for every full 32-row block. Otherwise it is cut into 16-row panels of kpad·16 bytes: tile kb (1 KiB) holds
 //     rows 0..15, bytes [64·kb, 64·kb+64) of each, row-major.
-//   - B is cut into 16-column panels of kpad·16 bytes: tile kb holds K-quads
+//   - B is cut into 16-column panels of kpad·16 bytes, amxPanelPad apart: tile kb holds K-quads
 //     16·kb..16·kb+15, each 16 columns × 4 consecutive K (the VNNI layout).
 //
 // Padding rows, columns and K are zero. Tile configuration is per thread and
@@ -68,6 +69,19 @@ var amxAvail = sync.OnceValues(func() (bool, string) {
 // 1384 and 971 for 1 MiB. A variable so it can be tuned.
 var amxSlab = 512 << 10
 
+// amxPanelPad spaces B's 16-column panels: kpad·16 bytes is a multiple of
+// 4 KiB whenever K is, and the packer's 16 stores per quad (one per panel)
+// then all hit one L1 set. A variable so it can be tuned.
+var amxPanelPad = 64
+
+// amxSerialMACs: a product of fewer M·N·K runs on the caller's goroutine
+// alone. Waking and feeding a helper costs more than it saves there: best
+// of 2 alternating runs of MatMulInto here (2 vCPU), one goroutine against
+// two: 256³ 16 µs against 26, 384³ 40 against 55, but 512³ 99 against 87;
+// at 2²⁶ MACs it depends on the shape (256×256×1024: 55 against 69,
+// 1024×256×256: 57 against 50), so the threshold sits just below.
+var amxSerialMACs = 1 << 26
+
 const (
 	amxBlock    = 32   // rows and columns of one kernel block (2×2 tiles)
 	amxCallWork = 2048 // at most this many kblocks·nblocks per kernel call (~60 µs)
@@ -105,11 +119,30 @@ func getAMXBuf(n int, zero bool) *[]byte {
 	return &b
 }
 
+var _ IntoMatMuler = (*amxBackend)(nil)
+
 func (x *amxBackend) MatMul(a, b I8) I32 {
 	mustProductShape(a, b)
+	return x.mul(I32{}, a, b)
+}
+
+// MatMulInto overwrites c with A·B: full blocks are stored straight into C
+// (TILEZERO starts each one), edge blocks are copied whole from scratch.
+func (x *amxBackend) MatMulInto(c I32, a, b I8) {
+	mustIntoShape(c, a, b)
+	x.mul(c, a, b)
+}
+
+// mul writes A·B into c, or with c.Data nil into a fresh C that the first
+// packing task allocates (zeroing it then runs beside the packing).
+func (x *amxBackend) mul(c I32, a, b I8) I32 {
 	m, k, n := a.Rows, a.Cols, b.Cols
 	if m == 0 || n == 0 || k == 0 {
-		return NewI32(m, n)
+		if c.Data == nil {
+			return NewI32(m, n)
+		}
+		clear(c.Data)
+		return c
 	}
 	kblocks := (k + 63) / 64
 	kpad := kblocks * 64
@@ -122,7 +155,8 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 		rbPack = m / amxBlock
 	}
 	aBuf := getAMXBuf((mb-rbPack)*2*panel, k%64 != 0 || m%amxBlock != 0)
-	bBuf := getAMXBuf(nb*2*panel, k%64 != 0 || n%amxBlock != 0)
+	bPanel := panel + amxPanelPad
+	bBuf := getAMXBuf(nb*2*bPanel, k%64 != 0 || n%amxBlock != 0)
 	defer amxBufs.Put(aBuf)
 	defer amxBufs.Put(bBuf)
 	aT, bT := *aBuf, *bBuf
@@ -134,12 +168,17 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 	const quadsPerTask = 16
 	bTasks := (quads + quadsPerTask - 1) / quadsPerTask
 	zero := make([]int8, max(n, 16))
-	// Task 0 allocates C: zeroing it (a quarter of a 1024³ product here)
-	// runs beside the packing instead of before it.
-	var c I32
-	parallelFor(1+aTasks+bTasks, func(_, t int) bool {
+	nw := runtime.GOMAXPROCS(0)
+	if m*n*k < amxSerialMACs {
+		nw = 1
+	}
+	// Task 0 allocates C when the caller gave none: zeroing it (a quarter
+	// of a 1024³ product here) runs beside the packing instead of before it.
+	parallelForOn(nw, 1+aTasks+bTasks, func(_, t int) bool {
 		if t == 0 {
-			c = NewI32(m, n)
+			if c.Data == nil {
+				c = NewI32(m, n)
+			}
 			return true
 		}
 		t--
@@ -167,7 +206,7 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 					rp[r] = i8ptr(zero)
 				}
 			}
-			packQuadsBT(bptr(bT[q*64:]), rp[0], rp[1], rp[2], rp[3], fullCols, panel)
+			packQuadsBT(bptr(bT[q*64:]), rp[0], rp[1], rp[2], rp[3], fullCols, bPanel)
 			if fullCols*16 < n {
 				for r := range 4 {
 					tail[r] = [16]int8{}
@@ -175,7 +214,7 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 						copy(tail[r][:], b.Row(kk)[fullCols*16:])
 					}
 				}
-				packQuadsBT(bptr(bT[fullCols*panel+q*64:]), i8ptr(tail[0][:]), i8ptr(tail[1][:]), i8ptr(tail[2][:]), i8ptr(tail[3][:]), 1, panel)
+				packQuadsBT(bptr(bT[fullCols*bPanel+q*64:]), i8ptr(tail[0][:]), i8ptr(tail[1][:]), i8ptr(tail[2][:]), i8ptr(tail[3][:]), 1, bPanel)
 			}
 		}
 		return true
@@ -183,10 +222,10 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 
 	cfg := &amxTileCfg[0]
 	perCall := max(1, amxCallWork/kblocks)
-	colBlks := max(1, min(nb, amxSlab/(2*panel)))
+	colBlks := max(1, min(nb, amxSlab/(2*bPanel)))
 	ncc := (nb + colBlks - 1) / colBlks
-	scratches := make([][]int32, workers(mb*ncc))
-	parallelFor(mb*ncc, func(wk, t int) bool {
+	scratches := make([][]int32, min(nw, workers(mb*ncc)))
+	parallelForOn(nw, mb*ncc, func(wk, t int) bool {
 		cc, rb := t/mb, t%mb
 		i0 := rb * amxBlock
 		h := min(amxBlock, m-i0)
@@ -204,7 +243,7 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 			full := min(jb1, n/amxBlock)
 			for jb < full {
 				nbk := min(perCall, full-jb)
-				amxDot32(cfg, ap, lda, aPanel, aStep, bptr(bT[jb*2*panel:]), panel, &c.Data[i0*n+jb*amxBlock], n*4, kblocks, nbk)
+				amxDot32(cfg, ap, lda, aPanel, aStep, bptr(bT[jb*2*bPanel:]), bPanel, &c.Data[i0*n+jb*amxBlock], n*4, kblocks, nbk)
 				jb += nbk
 			}
 		}
@@ -216,7 +255,7 @@ func (x *amxBackend) MatMul(a, b I8) I32 {
 		}
 		sc := scratches[wk]
 		for ; jb < jb1; jb++ {
-			amxDot32(cfg, ap, lda, aPanel, aStep, bptr(bT[jb*2*panel:]), panel, &sc[0], amxBlock*4, kblocks, 1)
+			amxDot32(cfg, ap, lda, aPanel, aStep, bptr(bT[jb*2*bPanel:]), bPanel, &sc[0], amxBlock*4, kblocks, 1)
 			j0 := jb * amxBlock
 			w := min(amxBlock, n-j0)
 			for ii := 0; ii < h; ii++ {

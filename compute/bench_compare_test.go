@@ -53,7 +53,8 @@ func benchBackends() []Backend {
 }
 
 // BenchmarkCompare is the side-by-side tree: for each shape, each backend's
-// MatMul (<backend>/plain) and NoisedMatMul with the transcript in the
+// MatMul (<backend>/plain), MatMulInto a C reused across iterations
+// (<backend>/plain-into), and NoisedMatMul with the transcript in the
 // synthetic puzzles' geometry (<backend>/noised) and the job products'
 // (<backend>/noised-job), each reporting overhead-% = noised/plain − 1 in
 // percent, the mining overhead; the synthetic transcript alone, without
@@ -72,6 +73,15 @@ func BenchmarkCompare(b *testing.B) {
 					}
 					reportGMACs(b, sh.macs())
 					plain = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				})
+				// The same product into one C allocated before the loop.
+				b.Run(be.Name()+"/plain-into", func(b *testing.B) {
+					c := NewI32(sh.m, sh.n)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						MatMulInto(be, c, x, y)
+					}
+					reportGMACs(b, sh.macs())
 				})
 				for _, v := range []struct {
 					name string

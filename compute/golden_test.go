@@ -140,6 +140,10 @@ func computeGolden(t *testing.T, be Backend, c goldenCase) goldenCase {
 	if !equalI32(be.MatMul(a, b), prod) {
 		t.Fatalf("%s: MatMul and NoisedMatMul disagree", c.Name)
 	}
+	into := dirtyI32(c.M, c.N)
+	if MatMulInto(be, into, a, b); !equalI32(into, prod) {
+		t.Fatalf("%s: MatMulInto and NoisedMatMul disagree", c.Name)
+	}
 	out := c
 	out.CKeccak = resultHash(prod)
 	out.Tiles = nil

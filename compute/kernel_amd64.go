@@ -33,6 +33,11 @@ func packA(dst, src *byte, ld, n int)
 //go:noescape
 func packAPairs8(dst, src *byte, ld, n int)
 
+// addBiasI32 sets dst[i] = src[i] + v for i < n (AVX2).
+//
+//go:noescape
+func addBiasI32(dst, src *int32, v int32, n int)
+
 // rowSumI8 returns Σ int8(p[i]) over i < n (AVX2).
 //
 //go:noescape

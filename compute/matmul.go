@@ -36,10 +36,18 @@ func buildBPanel(b I8, nz *noiseWords, j0, w int, erb []int32) *bPanel {
 
 func matMul(a, b I8) I32 {
 	mustProductShape(a, b)
+	c := NewI32(a.Rows, b.Cols)
+	matMulInto(c, a, b)
+	return c
+}
+
+// matMulInto overwrites c with A·B: every tile is copied whole into C.
+func matMulInto(c I32, a, b I8) {
+	mustIntoShape(c, a, b)
 	m, k, n := a.Rows, a.Cols, b.Cols
-	c := NewI32(m, n)
 	if m == 0 || n == 0 || k == 0 {
-		return c
+		clear(c.Data)
+		return
 	}
 	ti := (m + gemmRows - 1) / gemmRows
 	tj := (n + gemmCols - 1) / gemmCols
@@ -76,5 +84,4 @@ func matMul(a, b I8) I32 {
 		}
 		return true
 	})
-	return c
 }

@@ -264,3 +264,39 @@ rbyte:
 rdone:
 	MOVL AX, ret+16(FP)
 	RET
+
+// func addBiasI32(dst, src *int32, v int32, n int)
+// dst[i] = src[i] + v for i < n (AVX2): MatMul's tile copy-out, which adds
+// the −128·rowsum(A) of the quads' B+128 bias in the same pass.
+TEXT ·addBiasI32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVL v+16(FP), DX
+	VMOVD DX, X1
+	VPBROADCASTD X1, Y1
+	MOVQ n+24(FP), CX
+
+bias8:
+	CMPQ CX, $8
+	JLT  bias1
+	VPADDD (SI), Y1, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  bias8
+
+bias1:
+	TESTQ CX, CX
+	JLE  biasdone
+	MOVL (SI), AX
+	ADDL DX, AX
+	MOVL AX, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP  bias1
+
+biasdone:
+	VZEROUPPER
+	RET

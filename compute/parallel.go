@@ -25,10 +25,16 @@ func workers(n int) int {
 // busy — a parallelFor inside fn, or two products at once — the call falls
 // back to fresh goroutines.
 func parallelFor(n int, fn func(worker, i int) bool) bool {
+	return parallelForOn(workers(n), n, fn)
+}
+
+// parallelForOn is parallelFor on at most nw goroutines; nw = 1 runs every
+// task on the caller's goroutine, waking no helper.
+func parallelForOn(nw, n int, fn func(worker, i int) bool) bool {
 	if n <= 0 {
 		return true
 	}
-	nw := workers(n)
+	nw = max(1, min(nw, workers(n)))
 	if nw == 1 {
 		for i := 0; i < n; i++ {
 			if !fn(0, i) {

@@ -193,12 +193,22 @@ func packBPanel16(l kLayout, dst []byte, next func(kk int) []int16) {
 	}
 }
 
+var _ IntoMatMuler = (*simd)(nil)
+
 func (s *simd) MatMul(a, b I8) I32 {
 	mustProductShape(a, b)
+	c := NewI32(a.Rows, b.Cols)
+	s.MatMulInto(c, a, b)
+	return c
+}
+
+// MatMulInto overwrites c with A·B: each task copies its whole tile into C.
+func (s *simd) MatMulInto(c I32, a, b I8) {
+	mustIntoShape(c, a, b)
 	m, k, n := a.Rows, a.Cols, b.Cols
-	c := NewI32(m, n)
 	if m == 0 || n == 0 || k == 0 {
-		return c
+		clear(c.Data)
+		return
 	}
 	kern, per := s.pairs, 2
 	if s.quads != nil {
@@ -235,26 +245,26 @@ func (s *simd) MatMul(a, b I8) I32 {
 		return true
 	})
 
-	accs := make([][]int32, workers(blocks*panels))
+	accs := make([]*[accLen]int32, workers(blocks*panels))
+	defer func() {
+		for _, a := range accs {
+			if a != nil {
+				accBufs.Put(a)
+			}
+		}
+	}()
 	parallelFor(blocks*panels, func(wk, t int) bool {
 		rb, p := t/panels, t%panels
 		if accs[wk] == nil {
-			accs[wk] = make([]int32, accLen)
+			accs[wk] = getAcc()
 		}
-		acc := accs[wk]
+		acc := accs[wk][:]
 		i0, j0 := rb*blockGrps*groupRows, p*panelCols
 		h, w := min(blockGrps*groupRows, m-i0), min(panelCols, n-j0)
 		gs := (h + groupRows - 1) / groupRows
-		for ii := 0; ii < gs*groupRows; ii++ {
-			row := acc[ii*panelCols : (ii+1)*panelCols]
-			var v int32
-			if rowsum != nil && ii < h {
-				v = -128 * rowsum[i0+ii]
-			}
-			for jj := range row {
-				row[jj] = v
-			}
-		}
+		// Zero (memclr) here, and add the quads' −128·rowsum(A) on the way
+		// out: a Go loop filling each row with it cost as much as the copy.
+		clear(acc[:gs*groupRows*panelCols])
 		aBase := rb * blockGrps * l.stride * 16
 		bBase := p * l.steps * 256
 		for s0 := 0; s0 < l.steps; s0 += blockSteps {
@@ -262,11 +272,25 @@ func (s *simd) MatMul(a, b I8) I32 {
 			kern(&aPan[aBase+s0*16], &bPan[bBase+s0*256], &acc[0], nil, nil, l.stride*16, gs, 1, ns)
 		}
 		for ii := 0; ii < h; ii++ {
-			copy(c.Data[(i0+ii)*n+j0:(i0+ii)*n+j0+w], acc[ii*panelCols:])
+			dst := c.Data[(i0+ii)*n+j0 : (i0+ii)*n+j0+w]
+			if rowsum == nil {
+				copy(dst, acc[ii*panelCols:])
+			} else {
+				addBiasI32(&dst[0], &acc[ii*panelCols], -128*rowsum[i0+ii], w)
+			}
 		}
 		return true
 	})
-	return c
+}
+
+// accBufs recycles MatMul's per-worker accumulator tiles (16 KiB each).
+var accBufs sync.Pool
+
+func getAcc() *[accLen]int32 {
+	if p, ok := accBufs.Get().(*[accLen]int32); ok {
+		return p
+	}
+	return new([accLen]int32)
 }
 
 // saltTable is the mix salt of an h×w tile (b = 64) in accumulator layout,

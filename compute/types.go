@@ -58,3 +58,11 @@ func mustProductShape(a, b I8) {
 		panic(fmt.Sprintf("compute: K = %d exceeds MaxK = %d", a.Cols, MaxK))
 	}
 }
+
+// mustIntoShape is mustProductShape plus a check that c is the M×N output.
+func mustIntoShape(c I32, a, b I8) {
+	mustProductShape(a, b)
+	if !c.valid() || c.Rows != a.Rows || c.Cols != b.Cols {
+		panic(fmt.Sprintf("compute: C is %d×%d holding %d entries, want %d×%d for A·B", c.Rows, c.Cols, len(c.Data), a.Rows, b.Cols))
+	}
+}
