@@ -46,5 +46,7 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
+# Also what the README walkthrough leaves in the working directory.
+WALKTHROUGH := pw.txt empty.txt my-keys a.npy b.npy c.npy train.csv test.csv model .devnet2
 clean:
-	rm -rf bin $(DATADIR)
+	rm -rf bin $(DATADIR) $(WALKTHROUGH)

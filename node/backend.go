@@ -62,12 +62,15 @@ func selectBackend(mode string, log *slog.Logger) (compute.Backend, func(), erro
 			break
 		}
 		be, closeFn = compute.CPU(), noop
+		// One line, one level: the cause may join several loader errors
+		// with newlines, which a log line must not carry.
+		cause := strings.ReplaceAll(err.Error(), "\n", "; ")
 		if mode == ComputeAuto {
-			log.Info(fmt.Sprintf("compute backend: no usable GPU (%v); using CPU %s", err, be.Name()))
-			reason = fmt.Sprintf("--compute auto: no usable GPU (%v); %s", err, compute.Describe(be))
+			reason = fmt.Sprintf("--compute auto: no usable GPU (%s); %s", cause, compute.Describe(be))
 		} else {
-			log.Warn(fmt.Sprintf("compute backend: --compute cuda asked for a GPU but none is usable (%v); falling back to CPU %s", err, be.Name()))
-			reason = fmt.Sprintf("--compute cuda: no usable GPU (%v); CPU fallback %s", err, compute.Describe(be))
+			reason = fmt.Sprintf("--compute cuda asked for a GPU but none is usable (%s); falling back to CPU %s", cause, compute.Describe(be))
+			log.Warn("compute backend selected", "backend", be.Name(), "reason", reason)
+			return be, closeFn, nil
 		}
 	}
 	log.Info("compute backend selected", "backend", be.Name(), "reason", reason)

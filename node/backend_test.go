@@ -22,12 +22,11 @@ func TestSelectBackend(t *testing.T) {
 		mode string
 		want []string // substrings of the log, in order
 	}{
-		{"auto", []string{"level=INFO", "compute backend: no usable GPU (", "); using CPU " + cpu,
-			"compute backend selected", "backend=" + cpu, `reason="--compute auto: no usable GPU`}},
-		{"", []string{"level=INFO", "compute backend: no usable GPU (", "compute backend selected", "backend=" + cpu}},
+		{"auto", []string{"level=INFO", "compute backend selected", "backend=" + cpu, `reason="--compute auto: no usable GPU (`}},
+		{"", []string{"level=INFO", "compute backend selected", "backend=" + cpu, "no usable GPU"}},
 		{"cpu", []string{"level=INFO", "compute backend selected", "backend=" + cpu, `reason="--compute cpu`}},
-		{"CUDA", []string{"level=WARN", "falling back to CPU " + cpu,
-			"compute backend selected", "backend=" + cpu, `reason="--compute cuda: no usable GPU`}},
+		{"CUDA", []string{"level=WARN", "compute backend selected", "backend=" + cpu,
+			`reason="--compute cuda asked for a GPU but none is usable (`, "falling back to CPU " + cpu}},
 	} {
 		t.Run("mode="+tc.mode, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -49,8 +48,12 @@ func TestSelectBackend(t *testing.T) {
 				}
 				rest = rest[i+len(w):]
 			}
-			if n := strings.Count(out, "compute backend selected"); n != 1 {
-				t.Fatalf("%d 'compute backend selected' lines, want 1:\n%s", n, out)
+			// One line, saying the reason once, without a literal newline.
+			if n := strings.Count(out, "\n"); n != 1 || strings.Count(out, "compute backend selected") != 1 {
+				t.Fatalf("%d log lines, want the one 'compute backend selected' line:\n%s", n, out)
+			}
+			if strings.Count(out, "no usable GPU") > 1 || strings.Contains(out, `\n`) {
+				t.Fatalf("the GPU's absence is told twice, or with a literal newline:\n%s", out)
 			}
 		})
 	}
