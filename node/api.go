@@ -249,7 +249,7 @@ func jobStatus(s uint8) string {
 func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
 	j, ok := api.n.chain.State().Job(id)
 	if !ok {
-		return nil, fmt.Errorf("job %s not found", id.Hex())
+		return api.poolJob(id)
 	}
 	out := &RPCJob{
 		ID: j.ID, Owner: j.Owner, Status: jobStatus(j.Status), Fee: dec(j.Fee), Work: j.Work,
@@ -270,11 +270,44 @@ func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
 	return out, nil
 }
 
+// poolJob answers for a job that is not on chain: one whose tx waits in the
+// txpool is "submitted" (its record as the tx declares it), one the pool
+// dropped says why, anything else is not found.
+func (api *API) poolJob(id common.Hash) (*RPCJob, error) {
+	pool := api.n.pool
+	st := pool.Status(id)
+	switch st.State {
+	case chain.TxDropped:
+		return nil, fmt.Errorf("job %s not found: its tx was dropped from the txpool (%s: %s)", id.Hex(), st.Drop.Reason, st.Drop.Detail)
+	case chain.TxPending, chain.TxQueued:
+	default:
+		return nil, fmt.Errorf("job %s not found", id.Hex())
+	}
+	tx := pool.Get(id)
+	if tx == nil || tx.Kind != types.TxJob {
+		return nil, fmt.Errorf("job %s not found", id.Hex())
+	}
+	from, _ := tx.Sender() // the pool checked it
+	out := &RPCJob{ID: id, Owner: from, Status: "submitted", Fee: dec(tx.Fee), Expiry: tx.Expiry, Kind: "matmul"}
+	if prog, err := vm.Decode(tx.Program, chain.JobLimits(api.n.chain.Params())); err == nil {
+		out.Work = prog.Work()
+		if spec := prog.Train(); spec != nil {
+			out.Kind, out.Steps = "train", spec.Steps
+		} else if len(prog.Inputs) == 2 {
+			out.Rows, out.Cols = prog.Inputs[0].Rows, prog.Inputs[1].Cols
+		}
+	}
+	return out, nil
+}
+
 // GetJobResult returns a done job's product (int32, little-endian, row-major).
 func (api *API) GetJobResult(ctx context.Context, id common.Hash) (*RPCJobResult, error) {
 	j, ok := api.n.chain.State().Job(id)
 	if !ok {
-		return nil, fmt.Errorf("job %s not found", id.Hex())
+		if _, err := api.poolJob(id); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("job %s is submitted: its tx is in the txpool, not yet in a block (no result yet)", id.Hex())
 	}
 	if j.Kind == chain.JobTrain {
 		return api.trainedModel(ctx, j)

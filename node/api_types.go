@@ -68,7 +68,7 @@ type RPCResultRef struct {
 type RPCJob struct {
 	ID         common.Hash    `json:"id"`
 	Owner      common.Address `json:"owner"`
-	Status     string         `json:"status"` // "pending" | "done" | "expired"
+	Status     string         `json:"status"` // "submitted" (in the txpool) | "pending" | "done" | "expired"
 	Fee        string         `json:"fee"`
 	Work       uint64         `json:"work"` // MACs
 	Rows       uint32         `json:"rows"`

@@ -148,14 +148,25 @@ func TestJobPendingAndExpired(t *testing.T) {
 	id := tx.Hash()
 	var job RPCJob
 	if err := v.tryCall(&job, "getJob", id); err == nil || err.Error() != "job "+id.Hex()+" not found" {
-		t.Fatalf("getJob before inclusion: %v", err)
+		t.Fatalf("getJob before it was sent: %v", err)
+	}
+	// In the txpool, not yet in a block: "submitted", not "not found".
+	raw, _ := rlp.EncodeToBytes(tx)
+	var sent common.Hash
+	v.call(&sent, "sendRawTransaction", hexutil.Bytes(raw))
+	v.call(&job, "getJob", id)
+	if job.Status != "submitted" || job.Kind != "matmul" || job.Work != prog.Work() || job.Rows != prog.Inputs[0].Rows || job.Cols != prog.Inputs[1].Cols || job.Fee != fee.Dec() {
+		t.Fatalf("job in the txpool: %+v", job)
+	}
+	var res RPCJobResult
+	if err := v.tryCall(&res, "getJobResult", id); err == nil || !strings.Contains(err.Error(), "in the txpool, not yet in a block") {
+		t.Fatalf("getJobResult of a job in the txpool: %v", err)
 	}
 	mineOne(t, v, tx)
 	v.call(&job, "getJob", id)
 	if job.Status != "pending" || job.Submitted != 1 || job.Expiry != 3 || job.Fee != fee.Dec() {
 		t.Fatalf("pending job: %+v", job)
 	}
-	var res RPCJobResult
 	wantPending := "job " + id.Hex() + " is pending (no result yet)"
 	if err := v.tryCall(&res, "getJobResult", id); err == nil || err.Error() != wantPending {
 		t.Fatalf("getJobResult of a pending job: %v, want %q", err, wantPending)

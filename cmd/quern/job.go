@@ -411,6 +411,8 @@ func resultError(c *cli.Context, nc *nodeClient, id common.Hash, err error) erro
 		return aboutJob(err, id)
 	}
 	switch job.Status {
+	case "submitted":
+		return fmt.Errorf("job %s is submitted: its tx waits in the txpool, not yet in a block; try again after it is mined, or use --wait", id.Hex())
 	case "pending":
 		if job.Kind == "train" {
 			return fmt.Errorf("job %s is pending at %s (no model yet); try again after it is done, or use --wait", id.Hex(), stepsString(job.StepsDone, job.Steps))
