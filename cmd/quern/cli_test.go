@@ -131,6 +131,23 @@ func (f *fakeAPI) SendRawTransaction(raw hexutil.Bytes) (common.Hash, error) {
 	return id, nil
 }
 
+// GetTransactionStatus reports every sent tx mined at the head when the
+// fake mines what it is sent, pending otherwise.
+func (f *fakeAPI) GetTransactionStatus(h common.Hash) *node.RPCTxStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tx := range f.sent {
+		if tx.Hash() == h && f.mineSent {
+			n, bh := f.head, common.Hash{0xb1}
+			return &node.RPCTxStatus{Hash: h, Status: "mined", Block: &n, BlockHash: &bh}
+		}
+		if tx.Hash() == h {
+			return &node.RPCTxStatus{Hash: h, Status: "pending"}
+		}
+	}
+	return &node.RPCTxStatus{Hash: h, Status: "unknown"}
+}
+
 // finishJob marks job done with result c in the next block.
 func (f *fakeAPI) finishJob(job *node.RPCJob, c compute.I32) {
 	f.head++
@@ -355,8 +372,8 @@ func TestWalletSend(t *testing.T) {
 	if want := tx.Hash().Hex() + "\n"; out != want {
 		t.Fatalf("printed %q, want %q", out, want)
 	}
-	if !strings.Contains(stderr, "included\n") {
-		t.Fatalf("stderr %q, want the inclusion note", stderr)
+	if !strings.Contains(stderr, "included in block 77 (0xb1") {
+		t.Fatalf("stderr %q, want the inclusion note with the block", stderr)
 	}
 }
 

@@ -173,7 +173,16 @@ func walletSend(c *cli.Context) error {
 	if err := waitIncluded(c, nc, from, tx.Nonce); err != nil {
 		return about(err, "tx %s", hash.Hex())
 	}
-	fmt.Fprintln(c.App.ErrWriter, "included")
+	// The nonce is used: by this tx, or by another that replaced it.
+	st, err := nc.TxStatus(c.Context, hash)
+	switch {
+	case err == nil && st.Status == "mined" && st.Block != nil:
+		fmt.Fprintf(c.App.ErrWriter, "included in block %d (%s)\n", *st.Block, st.BlockHash.Hex())
+	case err == nil && st.Status == "dropped":
+		return fmt.Errorf("tx %s was not included: the node dropped it (%s), and nonce %d went to another tx", hash.Hex(), st.Reason, tx.Nonce)
+	default: // a node without the status method, or a reorg in between
+		fmt.Fprintln(c.App.ErrWriter, "included")
+	}
 	return nil
 }
 
