@@ -16,21 +16,24 @@ func Requantize(dst []int8, src []int32, shift uint) {
 		panic(fmt.Sprintf("compute: Requantize: dst has %d entries, src %d", len(dst), len(src)))
 	}
 	for i, v := range src {
-		dst[i] = clip8(roundShift(int64(v), shift))
+		dst[i] = clip8(RoundShift(int64(v), uint8(min(shift, 63))))
 	}
 }
 
-// roundShift returns v / 2^shift rounded half to even.
-func roundShift(v int64, shift uint) int64 {
-	if shift == 0 {
-		return v
+// RoundShift is x / 2^s rounded half to even (… −2.5 → −2, −1.5 → −2,
+// 0.5 → 0, 1.5 → 2, 2.5 → 2 …), computed exactly with an arithmetic shift;
+// s = 0 returns x, s ≥ 63 returns 0. It is the one rescaling rule of
+// Requantize and of the training VM.
+func RoundShift(x int64, s uint8) int64 {
+	if s == 0 {
+		return x
 	}
-	if shift > 40 {
-		shift = 40 // |v| < 2^32: the result is 0 from here on
+	if s >= 63 {
+		return 0
 	}
-	q := v >> shift // floor
-	rem := v - q<<shift
-	half := int64(1) << (shift - 1)
+	q := x >> s // floor
+	rem := x - q<<s
+	half := int64(1) << (s - 1)
 	if rem > half || (rem == half && q&1 == 1) {
 		q++
 	}

@@ -96,3 +96,18 @@ func TestAddI32ReLUI8(t *testing.T) {
 		}()
 	}
 }
+
+func TestRoundShiftHalfEven(t *testing.T) {
+	for _, c := range []struct {
+		x    int64
+		s    uint8
+		want int64
+	}{
+		{5, 1, 2}, {7, 1, 4}, {6, 2, 2}, {2, 2, 0}, {10, 2, 2}, {-5, 1, -2}, {-7, 1, -4},
+		{-6, 2, -2}, {-2, 2, 0}, {-10, 2, -2}, {9, 2, 2}, {-9, 2, -2}, {11, 2, 3}, {-11, 2, -3}, {3, 0, 3},
+	} {
+		if got := RoundShift(c.x, c.s); got != c.want {
+			t.Errorf("RoundShift(%d, %d) = %d, want %d", c.x, c.s, got, c.want)
+		}
+	}
+}

@@ -3,30 +3,14 @@ package vm
 import (
 	"errors"
 	"fmt"
+
+	"github.com/quern-chain/quern/compute"
 )
 
 // OperandMax bounds every int8 tensor that enters a product: job inputs,
 // training data, weights and activations lie in [-OperandMax, OperandMax].
 // It is the one place the operand range is named (PROTOCOL.md §2).
 const OperandMax = 127
-
-// RoundShift is x / 2^s rounded half to even, computed with an arithmetic
-// shift (s = 0 returns x): the one rescaling rule of the VM.
-func RoundShift(x int64, s uint8) int64 {
-	if s == 0 {
-		return x
-	}
-	if s >= 63 {
-		return 0
-	}
-	q := x >> s // floor
-	rem := x - q<<s
-	half := int64(1) << (s - 1)
-	if rem > half || (rem == half && q&1 == 1) {
-		q++
-	}
-	return q
-}
 
 // Clip limits x to [lo, hi].
 func Clip(x, lo, hi int64) int64 { return max(lo, min(hi, x)) }
@@ -64,7 +48,7 @@ func (m *Model) Check() error {
 
 // Logits runs the integer forward pass on one quantised example x
 // (len Layers[0], entries in [-OperandMax, OperandMax]): z = x·W + b per
-// layer; a hidden layer's output is clip(RoundShift(z, ActShift), 0,
+// layer; a hidden layer's output is clip(compute.RoundShift(z, ActShift), 0,
 // OperandMax) (ReLU and requantisation in one); the last layer's z are the
 // logits. Training's forward pass computes exactly this, batched.
 func (m *Model) Logits(x []int8) []int64 {
@@ -90,7 +74,7 @@ func (m *Model) Logits(x []int8) []int64 {
 		}
 		if l < nl-1 {
 			for j := range z {
-				z[j] = Clip(RoundShift(z[j], m.ActShift[l]), 0, OperandMax)
+				z[j] = Clip(compute.RoundShift(z[j], m.ActShift[l]), 0, OperandMax)
 			}
 		}
 		a = z

@@ -2,21 +2,6 @@ package vm
 
 import "testing"
 
-func TestRoundShiftHalfEven(t *testing.T) {
-	for _, c := range []struct {
-		x    int64
-		s    uint8
-		want int64
-	}{
-		{5, 1, 2}, {7, 1, 4}, {6, 2, 2}, {2, 2, 0}, {10, 2, 2}, {-5, 1, -2}, {-7, 1, -4},
-		{-6, 2, -2}, {-2, 2, 0}, {-10, 2, -2}, {9, 2, 2}, {-9, 2, -2}, {11, 2, 3}, {-11, 2, -3}, {3, 0, 3},
-	} {
-		if got := RoundShift(c.x, c.s); got != c.want {
-			t.Errorf("RoundShift(%d, %d) = %d, want %d", c.x, c.s, got, c.want)
-		}
-	}
-}
-
 func TestModelPredict(t *testing.T) {
 	// 2 → 2 → 2: the hidden layer copies x (ReLU cuts the negative one),
 	// the output swaps the two.

@@ -138,7 +138,7 @@ func isqrt(n uint64) uint64 {
 
 // weight8 is the int8 copy of a master weight that products use.
 func weight8(m int32) int8 {
-	return int8(Clip(RoundShift(int64(m), WShift), -OperandMax, OperandMax))
+	return int8(Clip(compute.RoundShift(int64(m), WShift), -OperandMax, OperandMax))
 }
 
 // Model is the trained network as inference runs it (Model.Logits computes

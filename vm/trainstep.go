@@ -104,7 +104,7 @@ func (s *TrainState) Next(spec *TrainSpec, jobID common.Hash, prods Products) (*
 		}
 		a, sh := compute.NewI8(bsz, out), spec.ActShift(l)
 		for i, v := range z.Data {
-			a.Data[i] = int8(Clip(RoundShift(int64(v)+int64(s.B[l][i%out]), sh), 0, OperandMax))
+			a.Data[i] = int8(Clip(compute.RoundShift(int64(v)+int64(s.B[l][i%out]), sh), 0, OperandMax))
 		}
 		acts[l+1] = a
 	}
@@ -133,7 +133,7 @@ func (s *TrainState) Next(spec *TrainSpec, jobID common.Hash, prods Products) (*
 			sh := fracBits(spec.Layers[l])
 			for i, v := range p.Data {
 				if a := acts[l].Data[i]; a > 0 && a < OperandMax {
-					prev.Data[i] = int8(Clip(RoundShift(int64(v), sh), -OperandMax, OperandMax))
+					prev.Data[i] = int8(Clip(compute.RoundShift(int64(v), sh), -OperandMax, OperandMax))
 				}
 			}
 		}
@@ -143,12 +143,12 @@ func (s *TrainState) Next(spec *TrainSpec, jobID common.Hash, prods Products) (*
 	return next, nil
 }
 
-// sgd returns w − RoundShift(dW, lr) clipped to ±MasterMax and
-// b − RoundShift(colsum(δ)·2^(2·ActFrac−WShift), lr) clipped to ±BiasMax.
+// sgd returns w − compute.RoundShift(dW, lr) clipped to ±MasterMax and
+// b − compute.RoundShift(colsum(δ)·2^(2·ActFrac−WShift), lr) clipped to ±BiasMax.
 func sgd(w, b []int32, dW compute.I32, delta compute.I8, lr uint8) ([]int32, []int32) {
 	nw := make([]int32, len(w))
 	for i, v := range w {
-		nw[i] = int32(Clip(int64(v)-RoundShift(int64(dW.Data[i]), lr), -MasterMax, MasterMax))
+		nw[i] = int32(Clip(int64(v)-compute.RoundShift(int64(dW.Data[i]), lr), -MasterMax, MasterMax))
 	}
 	col := make([]int64, len(b))
 	for i, d := range delta.Data {
@@ -156,14 +156,14 @@ func sgd(w, b []int32, dW compute.I32, delta compute.I8, lr uint8) ([]int32, []i
 	}
 	nb := make([]int32, len(b))
 	for j, v := range b {
-		nb[j] = int32(Clip(int64(v)-RoundShift(col[j]<<(2*ActFrac-WShift), lr), -BiasMax, BiasMax))
+		nb[j] = int32(Clip(int64(v)-compute.RoundShift(col[j]<<(2*ActFrac-WShift), lr), -BiasMax, BiasMax))
 	}
 	return nw, nb
 }
 
-// softmaxGrad writes δ = clip(RoundShift(p − onehot(y), 16−ActFrac)) for one
+// softmaxGrad writes δ = clip(compute.RoundShift(p − onehot(y), 16−ActFrac)) for one
 // example, p the softmax of the logits z (frac fraction bits) in Q16, all in
-// integers: d_j = max(z_j − max z, −2^(frac+5)); u_j = RoundShift(d_j ·
+// integers: d_j = max(z_j − max z, −2^(frac+5)); u_j = compute.RoundShift(d_j ·
 // Log2EQ30, 22+frac) (log2 units, Q8); e_j = exp2Table[u_j & 255] >> (−(u_j >> 8))
 // (Q30, 0 past a shift of 62); p_j = ⌊e_j·2^16 / Σ e⌋.
 func softmaxGrad(dst []int8, z []int64, y int, frac uint8) {
@@ -176,7 +176,7 @@ func softmaxGrad(dst []int8, z []int64, y int, frac uint8) {
 	floor := -(int64(1) << (frac + 5))
 	for j, v := range z {
 		d := max(v-zmax, floor)
-		u := RoundShift(d*Log2EQ30, 22+frac)
+		u := compute.RoundShift(d*Log2EQ30, 22+frac)
 		if sh := -(u >> 8); sh <= 62 {
 			e[j] = exp2Table[u&255] >> sh
 		}
@@ -187,7 +187,7 @@ func softmaxGrad(dst []int8, z []int64, y int, frac uint8) {
 		if j == y {
 			g -= 1 << 16
 		}
-		dst[j] = int8(Clip(RoundShift(g, 16-ActFrac), -OperandMax, OperandMax))
+		dst[j] = int8(Clip(compute.RoundShift(g, 16-ActFrac), -OperandMax, OperandMax))
 	}
 }
 
