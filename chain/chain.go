@@ -12,6 +12,7 @@ import (
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/consensus"
+	"github.com/quern-chain/quern/vm"
 )
 
 const (
@@ -304,6 +305,22 @@ func (c *Chain) JobProgram(id common.Hash) ([]byte, bool) {
 	var code []byte
 	err := c.view(func(txn *badger.Txn) (err error) { code, err = readProgram(txn, id); return })
 	return code, err == nil
+}
+
+// DecodedJobProgram reads job id's program and decodes it under the job
+// caps (JobLimits), returning it with its encoded length (which the job's
+// fees price). A store holding a program the caps refuse is reported, never
+// handed on to be computed.
+func (c *Chain) DecodedJobProgram(id common.Hash) (*vm.Program, int, error) {
+	code, ok := c.JobProgram(id)
+	if !ok {
+		return nil, 0, fmt.Errorf("job %s: program not stored here", id.Hex())
+	}
+	prog, err := vm.Decode(code, JobLimits(c.params))
+	if err != nil {
+		return nil, 0, fmt.Errorf("job %s: stored program (job caps): %w", id.Hex(), err)
+	}
+	return prog, len(code), nil
 }
 
 // JobCheckpoint returns a training checkpoint state (vm.TrainState

@@ -19,13 +19,9 @@ func (api *API) trainShape(id common.Hash) (*vm.TrainSpec, error) {
 	if s, ok := api.specs.Get(id); ok {
 		return s, nil
 	}
-	code, ok := api.n.chain.JobProgram(id)
-	if !ok {
-		return nil, fmt.Errorf("job %s: program not stored here", id.Hex())
-	}
-	prog, err := vm.Decode(code, chain.JobLimits(api.n.chain.Params()))
+	prog, _, err := api.n.chain.DecodedJobProgram(id)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: stored program: %w", id.Hex(), err)
+		return nil, err
 	}
 	spec := prog.Train()
 	if spec == nil {

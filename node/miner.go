@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -309,13 +308,9 @@ func (m *Miner) cached(id common.Hash) bool {
 // job caps refuse is never computed (consensus refuses such a job tx; this
 // is defence in depth against a store that holds one).
 func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce uint64, j *chain.Job) (*types.Seal, error) {
-	code, ok := m.chain.JobProgram(j.ID)
-	if !ok {
-		return nil, errors.New("program not found")
-	}
-	prog, err := vm.Decode(code, chain.JobLimits(m.chain.Params()))
+	prog, _, err := m.chain.DecodedJobProgram(j.ID)
 	if err != nil {
-		return nil, fmt.Errorf("decode program (job caps): %w", err)
+		return nil, err
 	}
 	m.log.Info(fmt.Sprintf("computing job %s (%d MACs)", j.ID.Hex(), j.Work), "fee", j.Fee.Dec(), "head", parent.Number())
 	t0 := time.Now()

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -88,19 +87,15 @@ func (m *Miner) trainJobFor(j *chain.Job) (*trainJob, error) {
 	if tj, ok := m.train[j.ID]; ok {
 		return tj, nil
 	}
-	code, ok := m.chain.JobProgram(j.ID)
-	if !ok {
-		return nil, errors.New("program not found")
-	}
-	prog, err := vm.Decode(code, chain.JobLimits(m.chain.Params()))
+	prog, progLen, err := m.chain.DecodedJobProgram(j.ID)
 	if err != nil {
-		return nil, fmt.Errorf("decode program (job caps): %w", err)
+		return nil, err
 	}
 	spec := prog.Train()
 	if spec == nil {
 		return nil, fmt.Errorf("program kind %d is not training", prog.Kind)
 	}
-	tj := &trainJob{spec: spec, progLen: len(code), stateBytes: trainStateBytes(spec)}
+	tj := &trainJob{spec: spec, progLen: progLen, stateBytes: trainStateBytes(spec)}
 	m.train[j.ID] = tj
 	return tj, nil
 }
