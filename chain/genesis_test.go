@@ -58,7 +58,7 @@ func TestLoadGenesis(t *testing.T) {
 		return p
 	}
 	good := `{"config":{"chainId":9,"network":"t","targetBlockMs":1000,"initialDifficulty":5,"minDifficulty":1,
-"retargetDivisor":8,"tileSize":64,"chunkSize":64,"syntheticChunkSize":64,"noiseRank":8,"syntheticDim":64,"subsidy":"10","minTxFee":"1",
+"retargetDivisor":8,"tileSize":64,"chunkSize":64,"syntheticChunkSize":64,"noiseRank":64,"syntheticDim":64,"subsidy":"10","minTxFee":"1",
 "baseFeeFactor":1,"maxJobInputBytes":1000,"maxJobResultBytes":4000,"maxJobWork":1000000,"maxJobMemoryBytes":1000000000,
 "maxJobLifetime":100,"jobByteFee":"1","maxBlockBytes":100000,"trainCheckpointInterval":4,"trainSamples":2,
 "maxTrainSteps":64,"maxTrainBatch":8,"maxTrainWidth":16,"maxTrainLayers":3,"maxBlockTxs":10,"maxBlockResults":2,"freivaldsRounds":2,

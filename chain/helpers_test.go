@@ -213,10 +213,10 @@ func newTestJob(t testing.TB, seed uint64, m, k, n int) *testJob {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	a, b := compute.NewI8(m, k), compute.NewI8(k, n)
 	for i := range a.Data {
-		a.Data[i] = int8(rng.IntN(255) - 127)
+		a.Data[i] = int8(rng.IntN(2*compute.OperandMax+1) - compute.OperandMax)
 	}
 	for i := range b.Data {
-		b.Data[i] = int8(rng.IntN(255) - 127)
+		b.Data[i] = int8(rng.IntN(2*compute.OperandMax+1) - compute.OperandMax)
 	}
 	prog, err := vm.Encode(vm.NewMatMul(a, b))
 	if err != nil {

@@ -24,7 +24,7 @@ func trainSpec(steps uint32) *vm.TrainSpec {
 	const rows, in = 64, 8
 	x, y := make([]byte, rows*in), make([]byte, rows)
 	for i := range x {
-		x[i] = byte(int8(r.IntN(255) - 127))
+		x[i] = byte(int8(r.IntN(2*vm.OperandMax+1) - vm.OperandMax))
 	}
 	for i := range y {
 		y[i] = byte(r.IntN(3))

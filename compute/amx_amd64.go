@@ -9,9 +9,10 @@ import (
 )
 
 // The amx-int8 backend: plain MatMul on AMX tiles (TDPBSSD, int8·int8 → int32,
-// exact since K ≤ MaxK keeps every sum inside int32) and NoisedMatMul for
-// chunks of at least amxMinChunk (amx_noised_amd64.go); shorter chunks and
-// TileDigest run on the avx512-vnni implementation.
+// exact since K ≤ MaxK keeps every sum inside int32). Transcripts and tile
+// digests run on the avx512-vnni kernels: an AMX transcript (amxAcc64 per
+// chunk, then the mix) is not built because no AMX machine was at hand to
+// prove it bit-exact (docs/benchmarks.md); a noised product's C is AMX's.
 //
 // Layout (amx_amd64.s): K is padded with zeros to kpad, a multiple of 64.
 //   - A, when K is a multiple of 64, is read in place (rows K bytes apart)
@@ -93,11 +94,22 @@ var _ Backend = (*amxBackend)(nil)
 
 func (*amxBackend) Name() string { return "amx-int8" }
 func (*amxBackend) describe() string {
-	return "CPU has AMX-INT8 and the kernel granted tile data (TDPBSSD MatMul and noised products; short chunks and tile digests on AVX-512 VNNI)"
+	return "CPU has AMX-INT8 and the kernel granted tile data (TDPBSSD MatMul; transcripts on AVX-512 VNNI)"
 }
 
 func (x *amxBackend) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
 	return x.vnni.TileDigest(a, b, nz, g, ti, tj)
+}
+
+func (x *amxBackend) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
+	return x.vnni.NoisedTranscript(a, b, nz, g, visit)
+}
+
+func (x *amxBackend) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
+	if !x.vnni.NoisedTranscript(a, b, nz, g, visit) {
+		return I32{}, false
+	}
+	return x.MatMul(a, b), true
 }
 
 func bptr(s []byte) *byte  { return unsafe.SliceData(s) }

@@ -33,12 +33,12 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 // BenchmarkNoisedMatMul is the miner's cost with the devnet geometry
-// (b = κ = 64, r = 8): NoisedMatMul/<backend>/<M×N×K>.
+// (b = 64, κ = r = 256): NoisedMatMul/<backend>/<M×N×K>.
 func BenchmarkNoisedMatMul(b *testing.B) {
 	for _, be := range Backends() {
 		for _, s := range benchShapes {
 			b.Run(be.Name()+"/"+shapeName(s), func(b *testing.B) {
-				benchNoised(b, be, s, Geometry{Tile: 64, Chunk: 64})
+				benchNoised(b, be, s, Geometry{Tile: 64, Chunk: 256})
 			})
 		}
 	}
@@ -49,7 +49,7 @@ func BenchmarkNoisedMatMul(b *testing.B) {
 func BenchmarkNoisedChunk(b *testing.B) {
 	for _, be := range Backends() {
 		for _, s := range benchShapes[1:3] {
-			for _, chunk := range []int{64, 128, 256, 512, 1024} {
+			for _, chunk := range []int{64, 128, 256} {
 				b.Run(fmt.Sprintf("%s/%s/k%d", be.Name(), shapeName(s), chunk), func(b *testing.B) {
 					benchNoised(b, be, s, Geometry{Tile: 64, Chunk: chunk})
 				})
@@ -59,8 +59,8 @@ func BenchmarkNoisedChunk(b *testing.B) {
 }
 
 func benchNoised(b *testing.B, be Backend, s [3]int, g Geometry) {
-	x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
-	nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
+	x, y := clampI8(RandomI8([32]byte{1}, s[0], s[2])), clampI8(RandomI8([32]byte{2}, s[2], s[1]))
+	nz := NewNoise([32]byte{3}, s[0], s[2], s[1], g)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		be.NoisedMatMul(x, y, nz, g, nil)
@@ -71,9 +71,9 @@ func benchNoised(b *testing.B, be Backend, s [3]int, g Geometry) {
 // BenchmarkTileDigest is a validator's cost: one 64×64 tile over K = 512.
 func BenchmarkTileDigest(b *testing.B) {
 	n := 512
-	x, y := RandomI8([32]byte{1}, n, n), RandomI8([32]byte{2}, n, n)
-	nz := NewNoise([32]byte{3}, n, n, n, 8)
-	g := Geometry{Tile: 64, Chunk: 64}
+	x, y := clampI8(RandomI8([32]byte{1}, n, n)), clampI8(RandomI8([32]byte{2}, n, n))
+	g := Geometry{Tile: 64, Chunk: 128}
+	nz := NewNoise([32]byte{3}, n, n, n, g)
 	for _, be := range Backends() {
 		b.Run(be.Name(), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -107,9 +107,10 @@ func BenchmarkFreivalds(b *testing.B) {
 	}
 }
 
-// BenchmarkNoisedOverhead times MatMul and NoisedMatMul (b = 64, r = 8)
-// alternately on the same backend and inputs, so that both see the same
-// machine load, and reports the medians and overhead = Noised/MatMul − 1:
+// BenchmarkNoisedOverhead times MatMulInto and a job's mining transcript
+// (NoisedTranscript, b = 64, κ = r) alternately on the same backend and
+// inputs, so that both see the same machine load, and reports the medians
+// and overhead = transcript/MatMulInto − 1:
 // NoisedOverhead/<backend>/<M×N×K>/k<κ>. Use -benchtime Nx (N ≥ 5).
 func BenchmarkNoisedOverhead(b *testing.B) {
 	for _, be := range Backends() {
@@ -117,32 +118,15 @@ func BenchmarkNoisedOverhead(b *testing.B) {
 			continue
 		}
 		for _, s := range benchShapes[1:3] {
-			x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
-			nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
-			for _, chunk := range []int{64, 128, 256, 512, 1024} {
+			x, y := clampI8(RandomI8([32]byte{1}, s[0], s[2])), clampI8(RandomI8([32]byte{2}, s[2], s[1]))
+			for _, chunk := range []int{32, 64, 128, 256} {
 				g := Geometry{Tile: 64, Chunk: chunk}
+				nz := NewNoise([32]byte{3}, s[0], s[2], s[1], g)
 				b.Run(fmt.Sprintf("%s/%s/k%d", be.Name(), shapeName(s), chunk), func(b *testing.B) {
 					benchOverhead(b, be, x, y, nz, g)
 				})
 			}
 		}
-	}
-}
-
-// BenchmarkNoisedOverheadJob is BenchmarkNoisedOverhead at the job products'
-// chunk κ = 16 (the devnet's chunkSize): NoisedOverheadJob/<backend>/<M×N×K>.
-func BenchmarkNoisedOverheadJob(b *testing.B) {
-	for _, be := range Backends() {
-		if be.Name() == "portable" {
-			continue
-		}
-		s := benchShapes[2]
-		x, y := RandomI8([32]byte{1}, s[0], s[2]), RandomI8([32]byte{2}, s[2], s[1])
-		nz := NewNoise([32]byte{3}, s[0], s[2], s[1], 8)
-		g := Geometry{Tile: 64, Chunk: 16}
-		b.Run(fmt.Sprintf("%s/%s/k16", be.Name(), shapeName(s)), func(b *testing.B) {
-			benchOverhead(b, be, x, y, nz, g)
-		})
 	}
 }
 
@@ -152,14 +136,15 @@ func BenchmarkNoisedOverheadJob(b *testing.B) {
 func benchOverhead(b *testing.B, be Backend, x, y I8, nz *Noise, g Geometry) {
 	plain := make([]time.Duration, 0, b.N)
 	noised := make([]time.Duration, 0, b.N)
-	be.MatMul(x, y)
-	be.NoisedMatMul(x, y, nz, g, nil)
+	c := NewI32(x.Rows, y.Cols)
+	MatMulInto(be, c, x, y)
+	NoisedTranscript(be, x, y, nz, g, nil)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		be.MatMul(x, y)
+		MatMulInto(be, c, x, y)
 		t1 := time.Now()
-		be.NoisedMatMul(x, y, nz, g, nil)
+		NoisedTranscript(be, x, y, nz, g, nil)
 		plain = append(plain, t1.Sub(t0))
 		noised = append(noised, time.Since(t1))
 	}

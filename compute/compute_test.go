@@ -28,28 +28,32 @@ func naiveMatMul(a, b I8) I32 {
 	return c
 }
 
-// refTranscript computes every tile digest straight from the PROTOCOL.md §3
-// definitions with dense E and F, independently of the packed kernels.
+// refTranscript computes every tile digest straight from the protocol's
+// definitions (docs/protocol.md §3): dense E and F from the factors, the
+// partial sums by a triple loop, the mix entry by entry.
 func refTranscript(a, b I8, nz *Noise, g Geometry) map[[2]int][32]byte {
-	m, k, n, r := a.Rows, a.Cols, b.Cols, nz.Rank
+	m, k, n := a.Rows, a.Cols, b.Cols
 	ap := make([]int32, m*k)
-	for i := 0; i < m; i++ {
-		for kk := 0; kk < k; kk++ {
-			e := int32(0)
-			for q := 0; q < r; q++ {
-				e += int32(nz.EL[i*r+q]) * int32(nz.ER[q*k+kk])
-			}
-			ap[i*k+kk] = int32(a.At(i, kk)) + e
-		}
-	}
 	bp := make([]int32, k*n)
-	for kk := 0; kk < k; kk++ {
-		for j := 0; j < n; j++ {
-			f := int32(0)
-			for q := 0; q < r; q++ {
-				f += int32(nz.FL[kk*r+q]) * int32(nz.FR[q*n+j])
+	for i := range ap {
+		ap[i] = int32(a.Data[i])
+	}
+	for i := range bp {
+		bp[i] = int32(b.Data[i])
+	}
+	if nz != nil {
+		r := nz.Rank
+		el, fr := nz.Factors()
+		for i := 0; i < m; i++ {
+			for kk := 0; kk < k; kk++ {
+				ap[i*k+kk] += int32(nz.SA[kk]) * int32(el[i*r+kk%r])
 			}
-			bp[kk*n+j] = int32(b.At(kk, j)) + f
+		}
+		for kk := 0; kk < k; kk++ {
+			c := int(nz.Perm[kk/r][kk%r])
+			for j := 0; j < n; j++ {
+				bp[kk*n+j] += int32(nz.SB[kk]) * int32(fr[c*n+j])
+			}
 		}
 	}
 	out := map[[2]int][32]byte{}
@@ -59,7 +63,7 @@ func refTranscript(a, b I8, nz *Noise, g Geometry) map[[2]int][32]byte {
 			h, w := min(tb, m-I*tb), min(tb, n-J*tb)
 			var buf []byte
 			for t := 1; (t-1)*g.Chunk < k; t++ {
-				var z uint64
+				var z uint32
 				for ii := 0; ii < h; ii++ {
 					for jj := 0; jj < w; jj++ {
 						var p int32
@@ -69,10 +73,10 @@ func refTranscript(a, b I8, nz *Noise, g Geometry) map[[2]int][32]byte {
 						idx := ii*tb + jj
 						salt := uint32(idx+1) * 0x9E3779B1
 						x := uint32(p) ^ salt
-						z += uint64(x) * uint64(x)
+						z += x * x
 					}
 				}
-				buf = binary.BigEndian.AppendUint64(buf, z)
+				buf = binary.BigEndian.AppendUint32(buf, z)
 			}
 			out[[2]int{I, J}] = [32]byte(crypto.Keccak256(buf))
 		}
@@ -84,6 +88,14 @@ func randI8(rng *rand.Rand, rows, cols int, lo, hi int) I8 {
 	m := NewI8(rows, cols)
 	for i := range m.Data {
 		m.Data[i] = int8(lo + rng.IntN(hi-lo+1))
+	}
+	return m
+}
+
+// clampI8 clips a matrix into the noised products' operand range.
+func clampI8(m I8) I8 {
+	for i, v := range m.Data {
+		m.Data[i] = max(-OperandMax, min(OperandMax, v))
 	}
 	return m
 }
@@ -255,17 +267,64 @@ func TestXoshiroReference(t *testing.T) {
 
 func TestNoiseEncoding(t *testing.T) {
 	key := [32]byte{7}
-	nz := NewNoise(key, 3, 5, 4, 2)
-	x := NewXoshiro(key)
-	for _, f := range [][]int8{nz.EL, nz.ER, nz.FL, nz.FR} {
-		for i, v := range f {
-			if want := int8(x.Next()%3) - 1; v != want {
+	m, k, n := 70, 300, 5
+	g := Geometry{Tile: 64, Chunk: 128}
+	nz := NewNoise(key, m, k, n, g)
+	// Signs and permutations: one stream, SA then SB, 64 signs a word, then
+	// a Fisher–Yates shuffle per chunk.
+	x := NewXoshiro(subKey(key, 'S', 0))
+	for _, signs := range [][]int8{nz.SA, nz.SB} {
+		for i := 0; i < k; i += 64 {
+			w := x.Next()
+			for b := 0; b < 64 && i+b < k; b++ {
+				if want := int8(1 - 2*int(w>>b&1)); signs[i+b] != want {
+					t.Fatalf("sign %d = %d, want %d", i+b, signs[i+b], want)
+				}
+			}
+		}
+	}
+	if len(nz.Perm) != 3 || len(nz.Perm[2]) != 300-256 {
+		t.Fatalf("%d chunks, last of %d", len(nz.Perm), len(nz.Perm[len(nz.Perm)-1]))
+	}
+	for t0, p := range nz.Perm {
+		want := make([]uint8, len(p))
+		for i := range want {
+			want[i] = uint8(i)
+		}
+		for i := len(want) - 1; i > 0; i-- {
+			j := x.Next() % uint64(i+1)
+			want[i], want[j] = want[j], want[i]
+		}
+		if string(p) != string(want) {
+			t.Fatalf("permutation %d differs", t0)
+		}
+	}
+	// Factors: each tile row's EL and tile column's FR from its own stream,
+	// eight entries a word, byte q giving (q & 15) − (q >> 4).
+	check := func(got []int8, key [32]byte) {
+		x := NewXoshiro(key)
+		var w uint64
+		for i, v := range got {
+			if i%8 == 0 {
+				w = x.Next()
+			}
+			q := uint8(w >> (8 * (i % 8)))
+			if want := int8(q&15) - int8(q>>4); v != want {
 				t.Fatalf("factor entry %d = %d, want %d", i, v, want)
 			}
 		}
 	}
-	if len(nz.EL) != 6 || len(nz.ER) != 10 || len(nz.FL) != 10 || len(nz.FR) != 8 {
-		t.Fatal("factor sizes")
+	check(nz.ELRows(1), subKey(key, 'E', 1))
+	if len(nz.ELRows(1)) != 6*128 {
+		t.Fatal("EL rows of the edge tile")
+	}
+	check(nz.FRCols(0), subKey(key, 'F', 0))
+	seen := map[int8]bool{}
+	for _, v := range nz.ELRows(0) {
+		seen[v] = true
+	}
+	if len(seen) != 2*NoiseMax+1 {
+		t.Fatalf("EL takes %d distinct values, want %d", len(seen), 2*NoiseMax+1)
 	}
 	r := RandomI8(key, 3, 4)
 	x = NewXoshiro(key)
@@ -276,32 +335,56 @@ func TestNoiseEncoding(t *testing.T) {
 	}
 }
 
+// TestDenoise holds the protocol's statement that the noised product is the
+// useful one: A·B = A'B' − (A·FL)·FR − EL·(ER·B'), exactly.
+func TestDenoise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, c := range []struct {
+		m, k, n int
+		g       Geometry
+	}{{33, 300, 20, Geometry{16, 128}}, {64, 64, 64, Geometry{64, 64}}, {5, 7, 9, Geometry{4, 3}}} {
+		a := randI8(rng, c.m, c.k, -OperandMax, OperandMax)
+		b := randI8(rng, c.k, c.n, -OperandMax, OperandMax)
+		nz := NewNoise([32]byte{5}, c.m, c.k, c.n, c.g)
+		ap, bp := nz.NoisedOperands(a, b)
+		for _, v := range append(append([]int8{}, ap.Data...), bp.Data...) {
+			if v == -128 {
+				t.Fatal("noised operand left int8's symmetric range")
+			}
+		}
+		if got, want := nz.Denoise(naiveMatMul(ap, bp), a, b), naiveMatMul(a, b); !equalI32(got, want) {
+			t.Fatalf("%+v: %s", c, firstDiff(got, want))
+		}
+	}
+}
+
 type noisedCase struct {
 	m, k, n int
 	g       Geometry
-	rank    int
 }
 
 var noisedCases = []noisedCase{
-	{1, 1, 1, Geometry{64, 64}, 8},
-	{64, 64, 64, Geometry{64, 64}, 8},
-	{100, 70, 130, Geometry{64, 64}, 8},
-	{37, 1, 45, Geometry{64, 64}, 8},
-	{13, 10, 11, Geometry{8, 4}, 8},
-	{20, 33, 17, Geometry{5, 7}, 3},
-	{70, 200, 66, Geometry{32, 64}, 8},
-	{9, 130, 9, Geometry{64, 1}, 8},
-	{16, 16, 16, Geometry{4, 16}, 0},
-	{30, 300, 40, Geometry{16, 64}, 1},
-	{30, 530, 40, Geometry{16, 64}, 12}, // several packed words per factor row
-	{10, 40, 12, Geometry{8, 8}, 17},
-	// b = 64 runs the SIMD kernels: chunks odd, off the step, longer than K.
-	{70, 131, 65, Geometry{64, 7}, 8},
-	{3, 9, 130, Geometry{64, 3}, 8},
-	{129, 200, 5, Geometry{64, 128}, 8},
-	{64, 65, 64, Geometry{64, 1000}, 8},
-	{65, 66, 70, Geometry{64, 64}, 3},
-	{20, 30, 80, Geometry{64, 5}, 0},
+	{1, 1, 1, Geometry{64, 64}},
+	{64, 64, 64, Geometry{64, 64}},
+	{100, 70, 130, Geometry{64, 64}},
+	{37, 1, 45, Geometry{64, 64}},
+	{13, 10, 11, Geometry{8, 4}},
+	{20, 33, 17, Geometry{5, 7}},
+	{70, 200, 66, Geometry{32, 64}},
+	{9, 130, 9, Geometry{64, 1}},
+	{30, 300, 40, Geometry{16, 64}},
+	{30, 530, 40, Geometry{16, 128}},
+	{10, 40, 12, Geometry{8, 8}},
+	// b = 64 runs the SIMD kernels: chunks odd, off the step, longer than K,
+	// the devnet's 128 and the largest rank.
+	{70, 131, 65, Geometry{64, 7}},
+	{3, 9, 130, Geometry{64, 3}},
+	{129, 200, 5, Geometry{64, 128}},
+	{64, 65, 64, Geometry{64, 256}},
+	{65, 66, 70, Geometry{64, 64}},
+	{20, 30, 80, Geometry{64, 5}},
+	{66, 600, 130, Geometry{64, 128}},
+	{4, 513, 64, Geometry{64, 256}},
 }
 
 func TestNoisedMatMul(t *testing.T) {
@@ -313,15 +396,18 @@ func TestNoisedMatMul(t *testing.T) {
 func testNoisedMatMul(t *testing.T, be Backend) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for ci, tc := range noisedCases {
-		// -128 lies outside the protocol's range; the kernels still stay exact.
-		for _, fill := range []int{0, 127, -127, -128} {
+		for _, fill := range []int{0, OperandMax, -OperandMax, 1000} {
 			var a, b I8
-			if fill == 0 {
+			nz := NewNoise([32]byte{byte(ci), byte(fill)}, tc.m, tc.k, tc.n, tc.g)
+			switch fill {
+			case 0:
+				a, b = randI8(rng, tc.m, tc.k, -OperandMax, OperandMax), randI8(rng, tc.k, tc.n, -OperandMax, OperandMax)
+			case 1000: // no noise (synthetic puzzles): any int8 but −128
 				a, b = randI8(rng, tc.m, tc.k, -127, 127), randI8(rng, tc.k, tc.n, -127, 127)
-			} else {
+				nz = nil
+			default:
 				a, b = fillI8(tc.m, tc.k, int8(fill)), fillI8(tc.k, tc.n, int8(fill))
 			}
-			nz := NewNoise([32]byte{byte(ci), byte(fill)}, tc.m, tc.k, tc.n, tc.rank)
 			var mu sync.Mutex
 			visited := map[[2]int][32]byte{}
 			c, complete := be.NoisedMatMul(a, b, nz, tc.g, func(ti, tj int, d [32]byte) bool {
@@ -333,12 +419,12 @@ func testNoisedMatMul(t *testing.T, be Backend) {
 				visited[[2]int{ti, tj}] = d
 				return true
 			})
-			name := fmt.Sprintf("%d×%d×%d %+v r=%d fill=%d", tc.m, tc.k, tc.n, tc.g, tc.rank, fill)
+			name := fmt.Sprintf("%d×%d×%d %+v fill=%d", tc.m, tc.k, tc.n, tc.g, fill)
 			if !complete {
 				t.Fatalf("%s: incomplete", name)
 			}
 			if want := naiveMatMul(a, b); !equalI32(c, want) {
-				t.Fatalf("%s: denoised product: %s", name, firstDiff(c, want))
+				t.Fatalf("%s: product: %s", name, firstDiff(c, want))
 			}
 			ref := refTranscript(a, b, nz, tc.g)
 			if len(visited) != len(ref) {
@@ -368,9 +454,10 @@ func testNoisedMatMul(t *testing.T, be Backend) {
 
 func TestNoisedMatMulDependsOnNoise(t *testing.T) {
 	a, b := RandomI8([32]byte{1}, 64, 64), RandomI8([32]byte{2}, 64, 64)
+	a, b = clampI8(a), clampI8(b)
 	g := Geometry{Tile: 64, Chunk: 64}
-	d1 := TileDigest(a, b, NewNoise([32]byte{3}, 64, 64, 64, 8), g, 0, 0)
-	d2 := TileDigest(a, b, NewNoise([32]byte{4}, 64, 64, 64, 8), g, 0, 0)
+	d1 := TileDigest(a, b, NewNoise([32]byte{3}, 64, 64, 64, g), g, 0, 0)
+	d2 := TileDigest(a, b, NewNoise([32]byte{4}, 64, 64, 64, g), g, 0, 0)
 	if d1 == d2 {
 		t.Fatal("different noise keys gave the same digest")
 	}
@@ -390,9 +477,9 @@ func testEarlyAbort(t *testing.T, be Backend, tile int) {
 	if tile == 64 {
 		m, n = 1024, 1024 // 256 tiles again
 	}
-	a, b := RandomI8([32]byte{1}, m, k), RandomI8([32]byte{2}, k, n)
-	nz := NewNoise([32]byte{3}, m, k, n, 8)
+	a, b := clampI8(RandomI8([32]byte{1}, m, k)), clampI8(RandomI8([32]byte{2}, k, n))
 	g := Geometry{Tile: tile, Chunk: 64} // 256 tiles
+	nz := NewNoise([32]byte{3}, m, k, n, g)
 	var calls atomic.Int64
 	c, complete := NoisedMatMul(a, b, nz, g, func(ti, tj int, d [32]byte) bool {
 		return calls.Add(1) < 3
@@ -415,14 +502,15 @@ func testEarlyAbort(t *testing.T, be Backend, tile int) {
 
 func TestNoisedPanics(t *testing.T) {
 	a, b := NewI8(8, 8), NewI8(8, 8)
-	nz := NewNoise([32]byte{}, 8, 8, 8, 8)
+	nz := NewNoise([32]byte{}, 8, 8, 8, Geometry{64, 4})
 	for _, be := range Backends() {
 		for name, f := range map[string]func(){
 			"geometry": func() { be.NoisedMatMul(a, b, nz, Geometry{0, 4}, nil) },
-			"noise":    func() { be.NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 9, 8), Geometry{64, 4}, nil) },
-			"tile":     func() { be.TileDigest(a, b, nz, Geometry{4, 4}, 2, 0) },
+			"noise":    func() { be.NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 9, Geometry{64, 4}), Geometry{64, 4}, nil) },
+			"chunk":    func() { be.NoisedMatMul(a, b, nz, Geometry{64, 8}, nil) },
+			"tile":     func() { be.TileDigest(a, b, NewNoise([32]byte{}, 8, 8, 8, Geometry{4, 4}), Geometry{4, 4}, 2, 0) },
 			"tile64":   func() { be.TileDigest(a, b, nz, Geometry{64, 4}, 1, 0) },
-			"rank":     func() { be.NoisedMatMul(a, b, NewNoise([32]byte{}, 8, 8, 8, 1000), Geometry{64, 4}, nil) },
+			"rank":     func() { NewNoise([32]byte{}, 8, 8, 8, Geometry{64, MaxRank + 1}) },
 			"shape":    func() { be.MatMul(a, NewI8(9, 8)) },
 		} {
 			func() {

@@ -52,6 +52,9 @@ func Describe(be Backend) string {
 	if d, ok := be.(describer); ok {
 		reason = d.describe()
 	}
+	if bad := SelfCheckError(); bad != "" {
+		reason += "; " + bad
+	}
 	return fmt.Sprintf("%s: %s, %d cores", be.Name(), reason, runtime.GOMAXPROCS(0))
 }
 

@@ -12,9 +12,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/golden/transcript_v1.json")
+var update = flag.Bool("update", false, "regenerate testdata/golden/transcript_v2.json")
 
-const goldenPath = "../testdata/golden/transcript_v1.json"
+const goldenPath = "../testdata/golden/transcript_v2.json"
 
 // goldenFile is the frozen contract of the noised product: every backend must
 // reproduce C's hash and every tile digest of every case.
@@ -30,20 +30,20 @@ type goldenCase struct {
 	N        int            `json:"n"`
 	Tile     int            `json:"tile"`
 	Chunk    int            `json:"chunk"`
-	Rank     int            `json:"rank"`
-	NoiseKey string         `json:"noise_key"`
+	NoiseKey string         `json:"noise_key"` // "": no noise (a synthetic puzzle's product)
 	A        goldenInput    `json:"a"`
 	B        goldenInput    `json:"b"`
 	CKeccak  string         `json:"c_keccak"`
 	Tiles    []goldenDigest `json:"tiles"`
 }
 
-// goldenInput is either RandomI8(Key, rows, cols), Key = Keccak-256(Name), or
-// a constant Fill.
+// goldenInput is either RandomI8(Key, rows, cols) clipped to ±Clip (when
+// Clip is set), Key = Keccak-256(Name), or a constant Fill.
 type goldenInput struct {
 	Name string `json:"name,omitempty"`
 	Key  string `json:"key,omitempty"`
 	Fill *int8  `json:"fill,omitempty"`
+	Clip int    `json:"clip,omitempty"`
 }
 
 type goldenDigest struct {
@@ -58,36 +58,52 @@ func fill(v int8) goldenInput { return goldenInput{Fill: &v} }
 
 // goldenSpecs lists the cases; keys are Keccak-256 of readable names.
 func goldenSpecs() []goldenCase {
-	spec := func(name string, m, k, n, tile, chunk, rank int, a, b goldenInput) goldenCase {
-		return goldenCase{Name: name, M: m, K: k, N: n, Tile: tile, Chunk: chunk, Rank: rank,
-			NoiseKey: namedKey("quern/golden/v1/" + name + "/noise"), A: a, B: b}
+	const v = "quern/golden/v2/"
+	spec := func(name string, m, k, n, tile, chunk int, a, b goldenInput) goldenCase {
+		return goldenCase{Name: name, M: m, K: k, N: n, Tile: tile, Chunk: chunk,
+			NoiseKey: namedKey(v + name + "/noise"), A: a, B: b}
 	}
 	rnd := func(name, which string) goldenInput {
-		n := "quern/golden/v1/" + name + "/" + which
-		return goldenInput{Name: n, Key: namedKey(n)}
+		n := v + name + "/" + which
+		return goldenInput{Name: n, Key: namedKey(n), Clip: OperandMax}
 	}
 	var cs []goldenCase
 	for _, c := range []struct {
-		name                       string
-		m, k, n, tile, chunk, rank int
+		name                 string
+		m, k, n, tile, chunk int
 	}{
-		{"64x64x64", 64, 64, 64, 64, 64, 8},
-		{"100x70x130", 100, 70, 130, 64, 64, 8},
-		{"k1", 37, 1, 45, 64, 64, 8},
-		{"200x300x150", 200, 300, 150, 64, 64, 8},
-		{"tiny-b8-c4", 13, 10, 11, 8, 4, 8},
-		{"rank3-b5-c7", 20, 33, 17, 5, 7, 3},
+		{"64x64x64", 64, 64, 64, 64, 64},
+		{"100x70x130", 100, 70, 130, 64, 64},
+		{"k1", 37, 1, 45, 64, 128},
+		{"200x300x150", 200, 300, 150, 64, 128},
+		{"devnet-130x600x70", 130, 600, 70, 64, 128},
+		{"r256-66x700x65", 66, 700, 65, 64, 256},
+		{"tiny-b8-c4", 13, 10, 11, 8, 4},
+		{"b5-c7", 20, 33, 17, 5, 7},
 	} {
-		cs = append(cs, spec(c.name, c.m, c.k, c.n, c.tile, c.chunk, c.rank, rnd(c.name, "A"), rnd(c.name, "B")))
+		cs = append(cs, spec(c.name, c.m, c.k, c.n, c.tile, c.chunk, rnd(c.name, "A"), rnd(c.name, "B")))
 	}
 	cs = append(cs,
-		spec("all+127", 70, 130, 66, 64, 64, 8, fill(127), fill(127)),
-		spec("all-127", 70, 130, 66, 64, 64, 8, fill(-127), fill(-127)),
-		spec("+127x-127", 65, 129, 64, 64, 64, 8, fill(127), fill(-127)),
-		// K = MaxK: the longest transcript (1024 chunks) and the largest sums.
-		spec("k65536", 3, 65536, 5, 64, 64, 8, rnd("k65536", "A"), rnd("k65536", "B")),
-		spec("k65536-127", 2, 65536, 3, 64, 64, 8, fill(-127), fill(-127)))
+		spec("all+112", 70, 130, 66, 64, 128, fill(OperandMax), fill(OperandMax)),
+		spec("all-112", 70, 130, 66, 64, 128, fill(-OperandMax), fill(-OperandMax)),
+		spec("+112x-112", 65, 129, 64, 64, 64, fill(OperandMax), fill(-OperandMax)),
+		spec("zero-job", 65, 300, 70, 64, 128, fill(0), fill(0)),
+		// K = MaxK: the longest transcript (512 chunks) and the largest sums.
+		spec("k65536", 3, 65536, 5, 64, 128, rnd("k65536", "A"), rnd("k65536", "B")),
+		spec("k65536-112", 2, 65536, 3, 64, 128, fill(-OperandMax), fill(-OperandMax)))
+	// Synthetic puzzles' products: no noise, operands anywhere in [−127, 127].
+	syn := spec("synthetic-70x1100x66", 70, 1100, 66, 64, 512, rnd("synthetic", "A"), rnd("synthetic", "B"))
+	syn.NoiseKey, syn.A.Clip, syn.B.Clip = "", 0, 0
+	cs = append(cs, syn)
 	return cs
+}
+
+// noise returns the case's noise (nil without a key).
+func (c goldenCase) noise(t *testing.T) *Noise {
+	if c.NoiseKey == "" {
+		return nil
+	}
+	return NewNoise(hexKey(t, c.NoiseKey), c.M, c.K, c.N, Geometry{c.Tile, c.Chunk})
 }
 
 func (in goldenInput) matrix(t *testing.T, rows, cols int) I8 {
@@ -97,7 +113,13 @@ func (in goldenInput) matrix(t *testing.T, rows, cols int) I8 {
 	if in.Name != "" && namedKey(in.Name) != in.Key {
 		t.Fatalf("input key %s is not Keccak-256(%q)", in.Key, in.Name)
 	}
-	return RandomI8(hexKey(t, in.Key), rows, cols)
+	m := RandomI8(hexKey(t, in.Key), rows, cols)
+	if in.Clip > 0 {
+		for i, v := range m.Data {
+			m.Data[i] = int8(max(-in.Clip, min(in.Clip, int(v))))
+		}
+	}
+	return m
 }
 
 func hexKey(t *testing.T, s string) [32]byte {
@@ -121,7 +143,7 @@ func resultHash(c I32) string {
 // checking the fast path against them on the way.
 func computeGolden(t *testing.T, be Backend, c goldenCase) goldenCase {
 	a, b := c.A.matrix(t, c.M, c.K), c.B.matrix(t, c.K, c.N)
-	nz := NewNoise(hexKey(t, c.NoiseKey), c.M, c.K, c.N, c.Rank)
+	nz := c.noise(t)
 	g := Geometry{Tile: c.Tile, Chunk: c.Chunk}
 	digests := make(map[[2]int][32]byte)
 	var mu sync.Mutex
@@ -169,15 +191,15 @@ func computeGolden(t *testing.T, be Backend, c goldenCase) goldenCase {
 func TestGoldenTranscript(t *testing.T) {
 	if *update {
 		f := goldenFile{
-			Comment: "Noised product transcript v1 (PROTOCOL.md §3). Inputs: RandomI8(key) or a constant fill; " +
-				"noise: NewNoise(noise_key, m, k, n, rank); c_keccak: Keccak-256 of C = A·B as int32 little-endian row-major; " +
+			Comment: "Noised product transcript v2 (docs/protocol.md §3). Inputs: RandomI8(key) clipped to ±clip, or a constant fill; " +
+				"noise: NewNoise(noise_key, m, k, n, {tile, chunk}), rank = chunk; no noise_key: no noise; c_keccak: Keccak-256 of C = A·B as int32 little-endian row-major; " +
 				"tiles: every tile digest. Regenerate only with `go test ./compute -run Golden -update` and a protocol version bump.",
 		}
 		for _, c := range goldenSpecs() {
 			out := computeGolden(t, Portable(), c)
 			// The reference transcript decides what gets frozen, not the fast path.
 			ref := refTranscript(c.A.matrix(t, c.M, c.K), c.B.matrix(t, c.K, c.N),
-				NewNoise(hexKey(t, c.NoiseKey), c.M, c.K, c.N, c.Rank), Geometry{c.Tile, c.Chunk})
+				c.noise(t), Geometry{c.Tile, c.Chunk})
 			for _, d := range out.Tiles {
 				if r := ref[[2]int{d.I, d.J}]; hex.EncodeToString(r[:]) != d.Digest {
 					t.Fatalf("%s: tile (%d, %d) disagrees with the reference", c.Name, d.I, d.J)

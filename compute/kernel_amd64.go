@@ -2,16 +2,13 @@ package compute
 
 // Assembly micro-kernels (kernel_amd64.s); the packed layout they read is
 // described in simd_amd64.go. Each takes the same arguments:
-// (a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int).
+// (a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int).
 
 //go:noescape
-func dotQuads512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+func dotQuads512(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
 
 //go:noescape
-func dotPairs512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
-
-//go:noescape
-func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
 
 // Packers (pack_amd64.s); n counts 16-column blocks (B) or 4-step blocks (A).
 
@@ -42,14 +39,3 @@ func addBiasI32(dst, src *int32, v int32, n int)
 //
 //go:noescape
 func rowSumI8(p *byte, n int) int32
-
-// Noised int8 transcript (noised_amd64.s, used by noised_amd64.go).
-
-//go:noescape
-func noisedQuads512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int, ca, cb *byte, caStride, csteps int)
-
-//go:noescape
-func noiseRows512(a *byte, aStride int, fl, elp, gt *byte, bias, out *int32, chunks, steps, pairs int)
-
-//go:noescape
-func noiseCols512(b, er *byte, bias, out *int32, chunks, steps int)

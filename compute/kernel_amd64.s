@@ -6,9 +6,12 @@
 // VPDPBUSD: B side unsigned) or two int16 (pairs, VPDPWSSD / VPMADDWD).
 // Accumulators live in c, 4 rows × 64 int32 per group (row stride 256 bytes),
 // loaded on entry and stored on exit. After each chunk of `steps` steps, when
-// salt is not nil, z[chunk] += Σ (uint32(acc) ^ salt)² over the group.
+// salt is not nil: when bias is not nil, each row's accumulators lose that
+// row's int32 at bias (4 per group and chunk: quads' 128·Δrowsum(A), so they
+// hold the exact partial sums again); then z[chunk] += Σ (uint32(acc) ^ salt)²
+// mod 2³² over the group (uint32 words).
 //
-// func(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+// func(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
 
 // ---- AVX-512: 4 rows × 4 zmm (64 columns), accumulators Z0–Z15 --------------
 
@@ -33,12 +36,16 @@
 	ROW512(OP, Z23, Z12, Z13, Z14, Z15)
 
 #define MIX512(acc, off) \
-	VPXORD   off(R8), acc, Z24; \
-	VPMULUDQ Z24, Z24, Z25; \
-	VPSRLQ   $32, Z24, Z24; \
-	VPMULUDQ Z24, Z24, Z24; \
-	VPADDQ   Z25, Z28, Z28; \
-	VPADDQ   Z24, Z29, Z29
+	VPXORD  off(R8), acc, Z24; \
+	VPMULLD Z24, Z24, Z24; \
+	VPADDD  Z24, Z28, Z28
+
+#define BIAS512(off, z0, z1, z2, z3) \
+	VPBROADCASTD off(R13), Z24; \
+	VPSUBD  Z24, z0, z0; \
+	VPSUBD  Z24, z1, z1; \
+	VPSUBD  Z24, z2, z2; \
+	VPSUBD  Z24, z3, z3
 
 #define LOADACC512 \
 	VMOVDQU32 (DI), Z0; VMOVDQU32 64(DI), Z1; VMOVDQU32 128(DI), Z2; VMOVDQU32 192(DI), Z3; \
@@ -56,11 +63,12 @@
 	MOVQ    a+0(FP), DX; \
 	MOVQ    c+16(FP), DI; \
 	MOVQ    salt+24(FP), R8; \
-	MOVQ    aStride+40(FP), R10; \
-	MOVQ    groups+48(FP), R11; \
+	MOVQ    bias+40(FP), R13; \
+	MOVQ    aStride+48(FP), R10; \
+	MOVQ    groups+64(FP), R11; \
 	TESTQ   R11, R11; \
 	JLE     done; \
-	MOVQ    chunks+56(FP), R12; \
+	MOVQ    chunks+72(FP), R12; \
 	TESTQ   R12, R12; \
 	JLE     done; \
 group: \
@@ -68,9 +76,9 @@ group: \
 	MOVQ    DX, SI; \
 	MOVQ    b+8(FP), BX; \
 	MOVQ    z+32(FP), R9; \
-	MOVQ    chunks+56(FP), R12; \
+	MOVQ    chunks+72(FP), R12; \
 chunk: \
-	MOVQ    steps+64(FP), CX; \
+	MOVQ    steps+80(FP), CX; \
 	TESTQ   CX, CX; \
 	JLE     mix; \
 step: \
@@ -82,23 +90,31 @@ step: \
 mix: \
 	TESTQ   R8, R8; \
 	JZ      nextchunk; \
+	TESTQ   R13, R13; \
+	JZ      nobias; \
+	BIAS512(0, Z0, Z1, Z2, Z3); \
+	BIAS512(4, Z4, Z5, Z6, Z7); \
+	BIAS512(8, Z8, Z9, Z10, Z11); \
+	BIAS512(12, Z12, Z13, Z14, Z15); \
+	ADDQ    $16, R13; \
+nobias: \
 	VPXORQ  Z28, Z28, Z28; \
-	VPXORQ  Z29, Z29, Z29; \
 	MIX512(Z0, 0); MIX512(Z1, 64); MIX512(Z2, 128); MIX512(Z3, 192); \
 	MIX512(Z4, 256); MIX512(Z5, 320); MIX512(Z6, 384); MIX512(Z7, 448); \
 	MIX512(Z8, 512); MIX512(Z9, 576); MIX512(Z10, 640); MIX512(Z11, 704); \
 	MIX512(Z12, 768); MIX512(Z13, 832); MIX512(Z14, 896); MIX512(Z15, 960); \
-	VPADDQ  Z29, Z28, Z28; \
 	VEXTRACTI64X4 $1, Z28, Y29; \
-	VPADDQ  Y29, Y28, Y28; \
+	VPADDD  Y29, Y28, Y28; \
 	VEXTRACTI32X4 $1, Y28, X29; \
-	VPADDQ  X29, X28, X28; \
+	VPADDD  X29, X28, X28; \
 	VPSHUFD $0x4E, X28, X29; \
-	VPADDQ  X29, X28, X28; \
-	VMOVQ   X28, AX; \
-	ADDQ    AX, (R9); \
+	VPADDD  X29, X28, X28; \
+	VPSHUFD $0xB1, X28, X29; \
+	VPADDD  X29, X28, X28; \
+	VMOVD   X28, AX; \
+	ADDL    AX, (R9); \
 nextchunk: \
-	ADDQ    $8, R9; \
+	ADDQ    $4, R9; \
 	DECQ    R12; \
 	JNZ     chunk; \
 	STOREACC512; \
@@ -106,6 +122,13 @@ nextchunk: \
 	TESTQ   R8, R8; \
 	JZ      nosalt; \
 	ADDQ    $1024, R8; \
+	TESTQ   R13, R13; \
+	JZ      nosalt; \
+	MOVQ    biasStride+56(FP), AX; \
+	ADDQ    AX, R13; \
+	MOVQ    chunks+72(FP), AX; \
+	SHLQ    $4, AX; \
+	SUBQ    AX, R13; \
 nosalt: \
 	ADDQ    R10, DX; \
 	DECQ    R11; \
@@ -114,14 +137,10 @@ done: \
 	VZEROUPPER; \
 	RET
 
-// func dotQuads512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+// func dotQuads512(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
 // VPDPBUSD: a holds signed bytes, b unsigned bytes.
-TEXT ·dotQuads512(SB), NOSPLIT, $0-72
+TEXT ·dotQuads512(SB), NOSPLIT, $0-88
 	KERNEL512(VPDPBUSD)
-
-// func dotPairs512(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
-TEXT ·dotPairs512(SB), NOSPLIT, $0-72
-	KERNEL512(VPDPWSSD)
 
 // ---- AVX2: 4 rows × 2 ymm (16 columns), four column blocks per group ------
 // Accumulators Y0–Y7 (row r, half h in Y(2r+h)); AX is the column block's
@@ -136,22 +155,20 @@ TEXT ·dotPairs512(SB), NOSPLIT, $0-72
 
 #define MIX256(acc, off) \
 	VPXOR    off(R13), acc, Y12; \
-	VPMULUDQ Y12, Y12, Y13; \
-	VPSRLQ   $32, Y12, Y12; \
-	VPMULUDQ Y12, Y12, Y12; \
-	VPADDQ   Y13, Y14, Y14; \
-	VPADDQ   Y12, Y15, Y15
+	VPMULLD  Y12, Y12, Y12; \
+	VPADDD   Y12, Y14, Y14
 
-// func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
-TEXT ·dotPairs256(SB), NOSPLIT, $0-72
+// func dotPairs256(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
+// (bias is not used: int16 pairs are exact.)
+TEXT ·dotPairs256(SB), NOSPLIT, $0-88
 	MOVQ    a+0(FP), DX
 	MOVQ    c+16(FP), DI
 	MOVQ    salt+24(FP), R8
-	MOVQ    aStride+40(FP), R10
-	MOVQ    groups+48(FP), R11
+	MOVQ    aStride+48(FP), R10
+	MOVQ    groups+64(FP), R11
 	TESTQ   R11, R11
 	JLE     done
-	MOVQ    chunks+56(FP), R12
+	MOVQ    chunks+72(FP), R12
 	TESTQ   R12, R12
 	JLE     done
 
@@ -172,10 +189,10 @@ block:
 	MOVQ    b+8(FP), BX
 	ADDQ    AX, BX
 	MOVQ    z+32(FP), R9
-	MOVQ    chunks+56(FP), R12
+	MOVQ    chunks+72(FP), R12
 
 chunk:
-	MOVQ    steps+64(FP), CX
+	MOVQ    steps+80(FP), CX
 	TESTQ   CX, CX
 	JLE     mix
 
@@ -196,7 +213,6 @@ mix:
 	JZ      nextchunk
 	LEAQ    (R8)(AX*1), R13
 	VPXOR   Y14, Y14, Y14
-	VPXOR   Y15, Y15, Y15
 	MIX256(Y0, 0)
 	MIX256(Y1, 32)
 	MIX256(Y2, 256)
@@ -205,16 +221,17 @@ mix:
 	MIX256(Y5, 544)
 	MIX256(Y6, 768)
 	MIX256(Y7, 800)
-	VPADDQ  Y15, Y14, Y14
 	VEXTRACTI128 $1, Y14, X15
-	VPADDQ  X15, X14, X14
+	VPADDD  X15, X14, X14
 	VPSHUFD $0x4E, X14, X15
-	VPADDQ  X15, X14, X14
-	VMOVQ   X14, R13
-	ADDQ    R13, (R9)
+	VPADDD  X15, X14, X14
+	VPSHUFD $0xB1, X14, X15
+	VPADDD  X15, X14, X14
+	VMOVD   X14, R13
+	ADDL    R13, (R9)
 
 nextchunk:
-	ADDQ    $8, R9
+	ADDQ    $4, R9
 	DECQ    R12
 	JNZ     chunk
 

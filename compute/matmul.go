@@ -7,29 +7,28 @@ const (
 	gemmCols = 66
 )
 
-// noNoise packs plain operands through the noised code path (rank 0).
-var noNoise = &noiseWords{}
-
-// buildAPanel packs rows [i0, i0+h) of A + EL·ER, and fills those rows of A·FL
-// when afl is not nil.
-func buildAPanel(a I8, nz *noiseWords, i0, h int, afl []int32) *aPanel {
-	k := a.Cols
-	buf := make([]int16, h*k)
-	noisedRows(a, nz, i0, h, buf, afl)
-	p := newAPanel(h, k)
+// buildAPanel packs rows [i0, i0+h) of an int8 matrix (K = a.Cols).
+func buildAPanel(a I8, i0, h int) *aPanel {
+	p := newAPanel(h, a.Cols)
+	row := make([]int16, a.Cols)
 	for r := 0; r < h; r++ {
-		p.setRow(r, buf[r*k:(r+1)*k])
+		for kk, v := range a.Row(i0 + r) {
+			row[kk] = int16(v)
+		}
+		p.setRow(r, row)
 	}
 	return p
 }
 
-// buildBPanel packs columns [j0, j0+w) of B + FL·FR, and adds those columns of
-// ER·(B+F) into erb when erb is not nil.
-func buildBPanel(b I8, nz *noiseWords, j0, w int, erb []int32) *bPanel {
-	rows := newBRows(b, nz, j0, w, erb)
+// buildBPanel packs columns [j0, j0+w) of an int8 matrix (K = b.Rows).
+func buildBPanel(b I8, j0, w int) *bPanel {
 	p := newBPanel(w, b.Rows)
+	row := make([]int16, w)
 	for kk := 0; kk < b.Rows; kk++ {
-		p.setRow(kk, rows.next(kk))
+		for jj, v := range b.Data[kk*b.Cols+j0 : kk*b.Cols+j0+w] {
+			row[jj] = int16(v)
+		}
+		p.setRow(kk, row)
 	}
 	return p
 }
@@ -56,10 +55,10 @@ func matMulInto(c I32, a, b I8) {
 	parallelFor(ti+tj, func(_, t int) bool {
 		if t < ti {
 			i0 := t * gemmRows
-			aps[t] = buildAPanel(a, noNoise, i0, min(gemmRows, m-i0), nil)
+			aps[t] = buildAPanel(a, i0, min(gemmRows, m-i0))
 		} else {
 			j0 := (t - ti) * gemmCols
-			bps[t-ti] = buildBPanel(b, noNoise, j0, min(gemmCols, n-j0), nil)
+			bps[t-ti] = buildBPanel(b, j0, min(gemmCols, n-j0))
 		}
 		return true
 	})

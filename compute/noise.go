@@ -1,271 +1,303 @@
 package compute
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"unsafe"
 
-// Noise holds the low-rank factors of E = EL·ER (M×K) and F = FL·FR (K×N),
-// entries in {-1, 0, 1}, row-major: EL is M×r, ER r×K, FL K×r, FR r×N.
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// Noise v2 (docs/protocol.md §3). With r = κ (the chunk), and K cut into
+// chunks t of r columns (the last one may be shorter, r_t = min(r, K − t·r)):
+//
+//	E[i][k] = SA[k] · EL[i][k mod r]                  (E = EL·ER, ER[c][k] = SA[k]·[c = k mod r])
+//	F[k][j] = SB[k] · FR[π_t(k mod r)][j],  t = k / r (F = FL·FR, FL[k][c] = SB[k]·[c = π_t(k mod r)])
+//
+// EL (M×r) and FR (r×N) have entries in [−NoiseMax, NoiseMax], SA and SB are
+// ±1 and π_t is a permutation of [0, r_t) drawn per chunk. Every entry of E
+// and F is a single factor entry, so |E|, |F| ≤ NoiseMax and operands in
+// [−OperandMax, OperandMax] stay inside int8 once noised: the noised product
+// is a plain int8 GEMM. Inside one chunk E restricted to its columns is EL
+// times a signed permutation and F is a signed permutation times FR, so a
+// chunk of an all-zero (or any low-rank) job is still a rank-r_t product:
+// a degenerate self-job saves nothing (κ = r, cuPOW's rule), and the per-chunk
+// permutation π_t keeps consecutive chunks from sharing their rank-1 terms.
+const (
+	// NoiseMax bounds every entry of the noise factors EL and FR.
+	NoiseMax = 15
+	// OperandMax bounds every entry of A and B that enters a noised product:
+	// OperandMax + NoiseMax = 127, so A+E and B+F are int8.
+	OperandMax = 127 - NoiseMax
+)
+
+// Noise is the noise of one M×K by K×N product under one seed. The sign and
+// permutation part (O(K)) is drawn at construction; EL and FR are drawn per
+// tile row and tile column from their own streams, so a validator that checks
+// one tile draws only that tile's rows and columns.
 type Noise struct {
-	Rank           int
-	EL, ER, FL, FR []int8
+	Key        [32]byte
+	M, K, N    int
+	Rank, Tile int
+	SA, SB     []int8    // ±1, K each
+	Perm       [][]uint8 // π_t, one per chunk; entries < 256 (r ≤ 256)
+
+	frOnce sync.Once
+	frRow  []uint16
 }
 
-// NewNoise draws the factors for an M×K by K×N product from xoshiro256** keyed
-// by key, in the frozen order EL, ER, FL, FR, each entry next() mod 3 − 1.
-func NewNoise(key [32]byte, m, k, n, rank int) *Noise {
-	if m < 0 || k < 0 || n < 0 || rank < 0 {
-		panic(fmt.Sprintf("compute: NewNoise(%d, %d, %d, rank %d): negative size", m, k, n, rank))
+// MaxRank is the largest noise rank (= chunk) the byte-sized permutations hold.
+const MaxRank = 256
+
+// NewNoise draws the sign and permutation part of the noise of an M×K by K×N
+// product with tile edge g.Tile and rank r = g.Chunk, keyed by key =
+// H(seed ‖ workRef). It panics on a rank outside [1, MaxRank]: genesis
+// validation keeps chunkSize there.
+func NewNoise(key [32]byte, m, k, n int, g Geometry) *Noise {
+	g.mustValid()
+	r := g.Chunk
+	if m < 0 || k < 0 || n < 0 || r < 1 || r > MaxRank {
+		panic(fmt.Sprintf("compute: NewNoise(%d, %d, %d, rank %d): bad size", m, k, n, r))
 	}
-	x := NewXoshiro(key)
-	draw := func(count int) []int8 {
-		f := make([]int8, count)
-		for i := range f {
-			f[i] = int8(x.Next()%3) - 1
+	nz := &Noise{Key: key, M: m, K: k, N: n, Rank: r, Tile: g.Tile}
+	x := NewXoshiro(subKey(key, 'S', 0))
+	nz.SA = drawSigns(x, k)
+	nz.SB = drawSigns(x, k)
+	chunks := (k + r - 1) / r
+	nz.Perm = make([][]uint8, chunks)
+	for t := range nz.Perm {
+		rt := min(r, k-t*r)
+		p := make([]uint8, rt)
+		for i := range p {
+			p[i] = uint8(i)
 		}
-		return f
+		for i := rt - 1; i > 0; i-- {
+			j := int(x.Next() % uint64(i+1))
+			p[i], p[j] = p[j], p[i]
+		}
+		nz.Perm[t] = p
 	}
-	nz := &Noise{Rank: rank}
-	nz.EL = draw(m * rank)
-	nz.ER = draw(rank * k)
-	nz.FL = draw(k * rank)
-	nz.FR = draw(rank * n)
 	return nz
 }
 
-// mustFit panics unless the factors match an M×K by K×N product and the
-// noised partial sums stay inside int32.
+// subKey is the key of one noise stream: H(key ‖ tag ‖ uint32 index).
+func subKey(key [32]byte, tag byte, index int) [32]byte {
+	var buf [37]byte
+	copy(buf[:], key[:])
+	buf[32] = tag
+	binary.BigEndian.PutUint32(buf[33:], uint32(index))
+	return crypto.Keccak256Hash(buf[:])
+}
+
+// drawSigns draws n signs, 64 per output word from the least significant bit:
+// 1 means −1.
+func drawSigns(x *Xoshiro, n int) []int8 {
+	s := make([]int8, n)
+	for i := 0; i < n; i += 64 {
+		w := x.Next()
+		for b := 0; b < 64 && i+b < n; b++ {
+			s[i+b] = 1 - 2*int8(w>>b&1)
+		}
+	}
+	return s
+}
+
+// drawFactor fills dst with factor entries, eight per output word: byte q
+// (little-endian) gives (q & 15) − (q >> 4), in [−NoiseMax, NoiseMax] (a
+// triangular law over all 31 values, eight entries in a few word operations).
+func drawFactor(x *Xoshiro, dst []int8) {
+	full := len(dst) / 8
+	if full > 0 {
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(dst))), full)
+		x.Fill(words)
+		for i, w := range words {
+			words[i] = factorBytes(w)
+		}
+	}
+	if rest := dst[8*full:]; len(rest) > 0 {
+		e := factorBytes(x.Next())
+		for b := range rest {
+			rest[b] = int8(e >> (8 * b))
+		}
+	}
+}
+
+// factorBytes maps each byte q of w to (q & 15) − (q >> 4): lo + 128 − hi
+// lies in [113, 143], so the bytewise subtraction never borrows.
+func factorBytes(w uint64) uint64 {
+	lo := w & 0x0F0F0F0F0F0F0F0F
+	hi := (w >> 4) & 0x0F0F0F0F0F0F0F0F
+	return ((lo | 0x8080808080808080) - hi) ^ 0x8080808080808080
+}
+
+// ELRows draws the EL rows of tile row I: min(Tile, M − I·Tile) rows of r
+// entries, row-major, from the stream H(key ‖ 'E' ‖ I).
+func (nz *Noise) ELRows(I int) []int8 {
+	h := min(nz.Tile, nz.M-I*nz.Tile)
+	out := make([]int8, h*nz.Rank)
+	drawFactor(NewXoshiro(subKey(nz.Key, 'E', I)), out)
+	return out
+}
+
+// FRCols draws the FR columns of tile column J: an r × w block (w =
+// min(Tile, N − J·Tile)), row-major, from the stream H(key ‖ 'F' ‖ J).
+func (nz *Noise) FRCols(J int) []int8 {
+	w := min(nz.Tile, nz.N-J*nz.Tile)
+	out := make([]int8, nz.Rank*w)
+	drawFactor(NewXoshiro(subKey(nz.Key, 'F', J)), out)
+	return out
+}
+
 func (nz *Noise) mustFit(m, k, n int) {
 	if nz == nil {
-		panic("compute: nil noise")
+		return
 	}
+	if nz.M != m || nz.K != k || nz.N != n {
+		panic(fmt.Sprintf("compute: noise for %d×%d×%d does not fit a %d×%d×%d product", nz.M, nz.K, nz.N, m, k, n))
+	}
+}
+
+// noisedARows writes rows [i0, i0+h) of A' = A + E into dst (h×K,
+// row-major); i0 starts a tile row. With nz nil it copies A.
+func (nz *Noise) noisedARows(a I8, i0, h int, dst []int8) {
+	k := a.Cols
+	if nz == nil {
+		copy(dst[:h*k], a.Data[i0*k:(i0+h)*k])
+		return
+	}
+	el := nz.ELRows(i0 / nz.Tile)
 	r := nz.Rank
-	if r < 0 || len(nz.EL) != m*r || len(nz.ER) != r*k || len(nz.FL) != k*r || len(nz.FR) != r*n {
-		panic(fmt.Sprintf("compute: noise of rank %d (EL %d, ER %d, FL %d, FR %d entries) does not fit a %d×%d×%d product",
-			r, len(nz.EL), len(nz.ER), len(nz.FL), len(nz.FR), m, k, n))
-	}
-	// |A+E| ≤ 128 + r; the cumulative sums must fit int32 and the SWAR lanes
-	// must hold at least one product.
-	amax := int64(128 + r)
-	if amax*amax*int64(k) >= 1<<31 || spanFor(int(amax)) < 1 {
-		panic(fmt.Sprintf("compute: noise rank %d is too large for K = %d", r, k))
-	}
-}
-
-// noiseWords packs the factors for SWAR dot products so that building A+E,
-// B+F, A·FL and ER·(B+F) costs a few operations per entry instead of r.
-//
-// Byte lanes (dot8): x = Σ x_q·2^(8q) and y = Σ y_q·2^(8(7−q)) give
-// x·y = Σ_q x_q·y_q·2⁵⁶ + lower terms below 2⁵⁵ in magnitude (|x_q·y_q| ≤ 1),
-// so (x·y + 2⁵⁵) >> 56 is the dot product of up to 8 entries.
-// 16-bit lanes (lane16): a·(Σ f_l·2^(16l)) accumulates four sums at once.
-type noiseWords struct {
-	r, w8, w16 int
-	el, er     []int64 // dot8: EL rows (M×w8), ER columns (K×w8, reversed)
-	fl, fr     []int64 // dot8: FL rows (K×w8), FR columns (N×w8, reversed)
-	fl16       []int64 // lane16: FL rows (K×w16)
-	er16       []int64 // lane16: ER columns (K×w16)
-}
-
-const (
-	lane16Bits = 16
-	lane16     = 4
-	byteLanes  = 8
-	dot8Round  = 1 << 55
-)
-
-func newNoiseWords(nz *Noise, m, k, n int) *noiseWords {
-	r := nz.Rank
-	w := &noiseWords{r: r, w8: (r + byteLanes - 1) / byteLanes, w16: (r + lane16 - 1) / lane16}
-	// at(q) reads the factor entry for rank index q of one row or column.
-	pack8 := func(count int, reversed bool, at func(i, q int) int8) []int64 {
-		out := make([]int64, count*w.w8)
-		for i := 0; i < count; i++ {
-			for q := 0; q < r; q++ {
-				shift := 8 * (q % byteLanes)
-				if reversed {
-					shift = 8 * (byteLanes - 1 - q%byteLanes)
-				}
-				out[i*w.w8+q/byteLanes] += int64(at(i, q)) << shift
-			}
-		}
-		return out
-	}
-	pack16 := func(count int, at func(i, q int) int8) []int64 {
-		out := make([]int64, count*w.w16)
-		for i := 0; i < count; i++ {
-			for q := 0; q < r; q++ {
-				out[i*w.w16+q/lane16] += int64(at(i, q)) << (lane16Bits * (q % lane16))
-			}
-		}
-		return out
-	}
-	rowOf := func(f []int8) func(i, q int) int8 { return func(i, q int) int8 { return f[i*r+q] } }
-	colOf := func(f []int8, cols int) func(i, q int) int8 { return func(i, q int) int8 { return f[q*cols+i] } }
-	w.el = pack8(m, false, rowOf(nz.EL))
-	w.er = pack8(k, true, colOf(nz.ER, k))
-	w.fl = pack8(k, false, rowOf(nz.FL))
-	w.fr = pack8(n, true, colOf(nz.FR, n))
-	w.fl16 = pack16(k, rowOf(nz.FL))
-	w.er16 = pack16(k, colOf(nz.ER, k))
-	return w
-}
-
-// dot8 returns Σ x[w]·y[w] decoded from byte lanes (see noiseWords).
-func dot8(x, y []int64) int16 {
-	var s int64
-	for i, v := range x {
-		s += (v*y[i] + dot8Round) >> 56
-	}
-	return int16(s)
-}
-
-// flush16 adds the four 16-bit lanes of word into dst (up to len(dst) ≤ 4).
-func flush16(dst []int32, word int64) {
-	for l := range dst {
-		lane := word << (64 - lane16Bits) >> (64 - lane16Bits)
-		dst[l] += int32(lane)
-		word = (word - lane) >> lane16Bits
-	}
-}
-
-// span16 is how many products of magnitude ≤ maxAbs a 16-bit lane holds.
-func span16(maxAbs int) int { return (1<<(lane16Bits-1) - 1) / maxAbs }
-
-// noisedRows writes rows [i0, i0+h) of A' = A + EL·ER into dst (h×K, int16) and,
-// when afl is not nil, rows [i0, i0+h) of A·FL (M×r) into afl.
-func noisedRows(a I8, nw *noiseWords, i0, h int, dst []int16, afl []int32) {
-	k, r, w8, w16 := a.Cols, nw.r, nw.w8, nw.w16
-	span := span16(128)
-	var acc [8]int64 // lane16 sums of A·FL; rank ≤ 32 uses the array, larger ranks allocate
-	sums := acc[:0]
-	if w16 <= len(acc) {
-		sums = acc[:w16]
-	} else {
-		sums = make([]int64, w16)
-	}
 	for ii := 0; ii < h; ii++ {
-		i := i0 + ii
-		row := dst[ii*k : (ii+1)*k]
-		arow := a.Row(i)
-		switch w8 {
-		case 0:
-			for kk, v := range arow {
-				row[kk] = int16(v)
-			}
-		case 1:
-			el := nw.el[i]
-			er := nw.er[:k]
-			for kk, v := range arow {
-				row[kk] = int16(v) + int16((el*er[kk]+dot8Round)>>56)
-			}
-		default:
-			el := nw.el[i*w8 : (i+1)*w8]
-			for kk, v := range arow {
-				row[kk] = int16(v) + dot8(el, nw.er[kk*w8:(kk+1)*w8])
-			}
+		addTiled(dst[ii*k:(ii+1)*k], a.Row(i0+ii), el[ii*r:(ii+1)*r], nz.SA)
+	}
+}
+
+// noisedBCols writes columns [j0, j0+w) of B' = B + F into dst (K×w,
+// row-major); j0 starts a tile column. With nz nil it copies those columns.
+func (nz *Noise) noisedBCols(b I8, j0, w int, dst []int8) {
+	k, n := b.Rows, b.Cols
+	if nz == nil {
+		for kk := 0; kk < k; kk++ {
+			copy(dst[kk*w:(kk+1)*w], b.Data[kk*n+j0:kk*n+j0+w])
 		}
-		if afl == nil {
-			continue
+		return
+	}
+	addSignedRows(dst, b.Data[j0:], n, nz.FRCols(j0/nz.Tile), nz.frRows(), nz.SB, k, w)
+}
+
+// frRows is, per k, the FR row that F's row k copies: π_t(k mod r).
+func (nz *Noise) frRows() []uint16 {
+	nz.frOnce.Do(func() {
+		nz.frRow = make([]uint16, nz.K)
+		for kk := range nz.frRow {
+			t := kk / nz.Rank
+			nz.frRow[kk] = uint16(nz.Perm[t][kk-t*nz.Rank])
 		}
-		out := afl[i*r : (i+1)*r]
-		clear(out)
-		clear(sums)
-		for k0 := 0; k0 < k; k0 += span {
-			for kk := k0; kk < min(k0+span, k); kk++ {
-				v := int64(arow[kk])
-				for w, f := range nw.fl16[kk*w16 : (kk+1)*w16] {
-					sums[w] += v * f
-				}
-			}
-			for w := range sums {
-				flush16(out[w*lane16:min((w+1)*lane16, r)], sums[w])
-				sums[w] = 0
-			}
+	})
+	return nz.frRow
+}
+
+// addSignedRowsGo is dst[kk][j] = src[kk·ld + j] + s[kk]·fr[idx[kk]][j] for
+// kk < rows, j < w (dst rows w apart, fr rows w apart).
+func addSignedRowsGo(dst, src []int8, ld int, fr []int8, idx []uint16, s []int8, rows, w int) {
+	for kk := 0; kk < rows; kk++ {
+		e := fr[int(idx[kk])*w:][:w]
+		addSignedGo(dst[kk*w:(kk+1)*w], src[kk*ld:kk*ld+w], e, s[kk])
+	}
+}
+
+// addTiledGo is dst[k] = a[k] + s[k]·e[k mod len(e)].
+func addTiledGo(dst, a, e, s []int8) {
+	r := len(e)
+	for k0 := 0; k0 < len(a); k0 += r {
+		seg := a[k0:min(k0+r, len(a))]
+		for c, v := range seg {
+			dst[k0+c] = v + s[k0+c]*e[c]
 		}
 	}
 }
 
-// bRows builds B' = B + FL·FR for columns [j0, j0+w) row by row; with erb it
-// also accumulates those columns of ER·B' (r×N).
-type bRows struct {
-	b    I8
-	nw   *noiseWords
-	j0   int
-	row  []int16
-	erb  []int32
-	sums []int64 // lane16 sums of ER·B', w×w16
-	done int     // rows accumulated in sums since the last flush
-	span int
+// addSignedGo is dst[j] = a[j] + s·e[j].
+func addSignedGo(dst, a, e []int8, s int8) {
+	for j, v := range a {
+		dst[j] = v + s*e[j]
+	}
 }
 
-func newBRows(b I8, nw *noiseWords, j0, w int, erb []int32) *bRows {
-	br := &bRows{b: b, nw: nw, j0: j0, row: make([]int16, w), erb: erb, span: span16(128 + nw.r)}
-	if erb != nil {
-		br.sums = make([]int64, w*nw.w16)
+// NoisedOperands materializes A' = A + E and B' = B + F whole (tests, the
+// reference denoising and the attack models; miners build them tile by tile).
+func (nz *Noise) NoisedOperands(a, b I8) (ap, bp I8) {
+	mustProductShape(a, b)
+	nz.mustFit(a.Rows, a.Cols, b.Cols)
+	m, k, n := a.Rows, a.Cols, b.Cols
+	ap, bp = NewI8(m, k), NewI8(k, n)
+	tile := nz.Tile
+	for I := 0; I*tile < m; I++ {
+		h := min(tile, m-I*tile)
+		nz.noisedARows(a, I*tile, h, ap.Data[I*tile*k:])
 	}
-	return br
+	for J := 0; J*tile < n; J++ {
+		w := min(tile, n-J*tile)
+		blk := make([]int8, k*w)
+		nz.noisedBCols(b, J*tile, w, blk)
+		for kk := 0; kk < k; kk++ {
+			copy(bp.Data[kk*n+J*tile:], blk[kk*w:(kk+1)*w])
+		}
+	}
+	return ap, bp
 }
 
-// next returns row kk of B' (rows must come in order 0, 1, …).
-func (br *bRows) next(kk int) []int16 {
-	b, nw, w8, w16 := br.b, br.nw, br.nw.w8, br.nw.w16
-	n := b.Cols
-	src := b.Data[kk*n+br.j0 : kk*n+br.j0+len(br.row)]
-	row := br.row
-	switch w8 {
-	case 0:
-		for jj, v := range src {
-			row[jj] = int16(v)
-		}
-	case 1:
-		fl := nw.fl[kk]
-		fr := nw.fr[br.j0 : br.j0+len(row)]
-		for jj, v := range src {
-			row[jj] = int16(v) + int16((fl*fr[jj]+dot8Round)>>56)
-		}
-	default:
-		fl := nw.fl[kk*w8 : (kk+1)*w8]
-		for jj, v := range src {
-			j := br.j0 + jj
-			row[jj] = int16(v) + dot8(fl, nw.fr[j*w8:(j+1)*w8])
+// Factors returns the whole EL (M×r) and FR (r×N), row-major.
+func (nz *Noise) Factors() (el, fr []int8) {
+	r, tile := nz.Rank, nz.Tile
+	el = make([]int8, nz.M*r)
+	for I := 0; I*tile < nz.M; I++ {
+		copy(el[I*tile*r:], nz.ELRows(I))
+	}
+	fr = make([]int8, r*nz.N)
+	for J := 0; J*tile < nz.N; J++ {
+		w := min(tile, nz.N-J*tile)
+		blk := nz.FRCols(J)
+		for c := 0; c < r; c++ {
+			copy(fr[c*nz.N+J*tile:], blk[c*w:(c+1)*w])
 		}
 	}
-	if br.erb != nil {
-		er := nw.er16[kk*w16 : (kk+1)*w16]
-		if w16 == 1 {
-			e := er[0]
-			for jj, v := range row {
-				br.sums[jj] += int64(v) * e
-			}
-		} else {
-			for jj, v := range row {
-				s := br.sums[jj*w16 : (jj+1)*w16]
-				for w, e := range er {
-					s[w] += int64(v) * e
-				}
-			}
-		}
-		br.done++
-		if br.done == br.span || kk == b.Rows-1 {
-			br.flush()
-		}
-	}
-	return row
+	return el, fr
 }
 
-func (br *bRows) flush() {
-	r, n, w16 := br.nw.r, br.b.Cols, br.nw.w16
-	var lanes [lane16]int32
-	for jj := range br.row {
-		for w := 0; w < w16; w++ {
-			q0 := w * lane16
-			l := lanes[:min(lane16, r-q0)]
-			clear(l)
-			flush16(l, br.sums[jj*w16+w])
-			br.sums[jj*w16+w] = 0
-			for q, v := range l {
-				br.erb[(q0+q)*n+br.j0+jj] += v
-			}
+// Denoise recovers A·B from the noised product A'B' (docs/protocol.md §3):
+// A·B = A'B' − (A·FL)·FR − EL·(ER·B'), where A·FL (M×r) and ER·B' (r×N) cost
+// O(MK + KN) because FL and ER have one ±1 per row and column: 2r·M·N MACs in
+// all. Miners compute a job's C with a plain product beside the transcript
+// (same cost at K ≈ 8r and simpler); this is the protocol's statement that
+// the noised product is the useful one, and the tests hold it to the bit.
+func (nz *Noise) Denoise(noised I32, a, b I8) I32 {
+	m, k, n, r := nz.M, nz.K, nz.N, nz.Rank
+	_, bp := nz.NoisedOperands(a, b)
+	el, fr := nz.Factors()
+	afl := make([]int64, m*r) // (A·FL)[i][c] = Σ_k A[i][k]·SB[k]·[π_t(k mod r) = c]
+	erb := make([]int64, r*n) // (ER·B')[c][j] = Σ_{k mod r = c} SA[k]·B'[k][j]
+	for kk := 0; kk < k; kk++ {
+		t := kk / r
+		cf := int(nz.Perm[t][kk-t*r])
+		ce := kk % r
+		for i := 0; i < m; i++ {
+			afl[i*r+cf] += int64(a.Data[i*k+kk]) * int64(nz.SB[kk])
+		}
+		for j := 0; j < n; j++ {
+			erb[ce*n+j] += int64(nz.SA[kk]) * int64(bp.Data[kk*n+j])
 		}
 	}
-	br.done = 0
+	c := NewI32(m, n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			v := int64(noised.Data[i*n+j])
+			for q := 0; q < r; q++ {
+				v -= afl[i*r+q]*int64(fr[q*n+j]) + int64(el[i*r+q])*erb[q*n+j]
+			}
+			c.Data[i*n+j] = int32(v)
+		}
+	}
+	return c
 }

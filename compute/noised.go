@@ -49,15 +49,17 @@ type TileVisitor func(ti, tj int, digest [32]byte) bool
 const mixStep = 0x9E3779B1
 
 // mix folds one chunk's cumulative partial sums of an h×w tile (row stride ldc
-// in acc) into z = Σ x², x = uint32(P) ^ salt(ii·tile + jj), wrapping mod 2⁶⁴.
-// Squaring makes it non-linear, so z cannot be had from a linear sketch; the
-// sum makes it order-free inside the chunk.
-func mix(acc []int32, h, w, ldc, tile int) uint64 {
-	var z uint64
+// in acc) into z = Σ (uint32(P) ^ salt)² mod 2³², salt = uint32(ii·tile + jj
+// + 1)·0x9E3779B1. Squaring makes it non-linear (no linear sketch gives it)
+// and needs every bit of P (no reduced-precision product gives it); the sum
+// makes it order-free, so any tiling, SIMD lane order or GPU reduction gives
+// the same word. Three vector operations per 16 entries (xor, mullo, add).
+func mix(acc []int32, h, w, ldc, tile int) uint32 {
+	var z uint32
 	for ii := 0; ii < h; ii++ {
 		s := uint32(ii*tile+1) * mixStep
 		for _, v := range acc[ii*ldc : ii*ldc+w] {
-			x := uint64(uint32(v) ^ s)
+			x := uint32(v) ^ s
 			z += x * x
 			s += mixStep
 		}
@@ -65,66 +67,77 @@ func mix(acc []int32, h, w, ldc, tile int) uint64 {
 	return z
 }
 
-// transcript runs one tile over K chunk by chunk, mixing after every chunk,
-// and returns Keccak-256(z(1) ‖ … ‖ z(T)) with each z big-endian. acc must hold
-// ap.groups·mr × bp.stride() entries; on return it holds the tile's full
-// noised product. It gives up (false) when stop is set.
-func transcript(ap *aPanel, bp *bPanel, g Geometry, span int, acc []int32, stop *atomic.Bool) (digest [32]byte, ok bool) {
-	k := ap.k
+// digestWords is tileDigest = Keccak-256(z(1) ‖ … ‖ z(T)), each z 4 bytes
+// big-endian.
+func digestWords(z []uint32) (d [32]byte) {
+	buf := make([]byte, 4*len(z))
+	for t, v := range z {
+		binary.BigEndian.PutUint32(buf[4*t:], v)
+	}
 	h := keccak.NewLegacyKeccak256()
+	h.Write(buf)
+	h.Sum(d[:0])
+	return d
+}
+
+// transcript runs one tile over K chunk by chunk, mixing after every chunk.
+// acc must hold ap.groups·mr × bp.stride() entries; on return it holds the
+// tile's full product. It gives up (false) when stop is set.
+func transcript(ap *aPanel, bp *bPanel, g Geometry, acc []int32, stop *atomic.Bool) (digest [32]byte, ok bool) {
+	k := ap.k
 	clear(acc)
-	var zb [8]byte
+	span := spanFor(127)
+	z := make([]uint32, 0, (k+g.Chunk-1)/g.Chunk)
 	for k0 := 0; k0 < k; k0 += g.Chunk {
 		k1 := min(k0+g.Chunk, k)
-		// Equal sub-spans no longer than a SWAR lane allows.
 		n := k1 - k0
 		parts := (n + span - 1) / span
 		for p := 0; p < parts; p++ {
 			accumulate(ap, bp, k0+p*n/parts, k0+(p+1)*n/parts, acc)
 		}
-		binary.BigEndian.PutUint64(zb[:], mix(acc, ap.rows, bp.cols, bp.stride(), g.Tile))
-		h.Write(zb[:])
+		z = append(z, mix(acc, ap.rows, bp.cols, bp.stride(), g.Tile))
 		if stop != nil && stop.Load() {
 			return digest, false
 		}
 	}
-	h.Sum(digest[:0])
-	return digest, true
+	return digestWords(z), true
+}
+
+// noisedAPanel packs rows [i0, i0+h) of A + E; noisedBPanel columns
+// [j0, j0+w) of B + F.
+func noisedAPanel(a I8, nz *Noise, i0, h int) *aPanel {
+	rows := I8{Rows: h, Cols: a.Cols, Data: make([]int8, h*a.Cols)}
+	nz.noisedARows(a, i0, h, rows.Data)
+	return buildAPanel(rows, 0, h)
+}
+
+func noisedBPanel(b I8, nz *Noise, j0, w int) *bPanel {
+	cols := I8{Rows: b.Rows, Cols: w, Data: make([]int8, b.Rows*w)}
+	nz.noisedBCols(b, j0, w, cols.Data)
+	return buildBPanel(cols, 0, w)
 }
 
 // noisedMatMul is the portable NoisedMatMul; without wantC it only visits the
-// digests (NoisedTranscript) and returns an empty C.
+// digests (NoisedTranscript) and returns an empty C. nz nil: no noise.
 func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
 	mustProductShape(a, b)
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
 	nz.mustFit(m, k, n)
-	r := nz.Rank
+	mustNoiseGeometry(nz, g)
 	ti, tj := g.Tiles(m, n)
-	nw := newNoiseWords(nz, m, k, n)
-
-	// Pack A' = A+E by tile rows and B' = B+F by tile columns, building A·FL
-	// and ER·B' on the way for the O(n²r) denoising.
-	afl := make([]int32, m*r)
-	erb := make([]int32, r*n)
 	aps := make([]*aPanel, ti)
 	bps := make([]*bPanel, tj)
 	parallelFor(ti+tj, func(_, t int) bool {
 		if t < ti {
 			rows, _ := g.TileShape(m, n, t, 0)
-			aps[t] = buildAPanel(a, nw, t*g.Tile, rows, afl)
+			aps[t] = noisedAPanel(a, nz, t*g.Tile, rows)
 		} else {
 			_, cols := g.TileShape(m, n, 0, t-ti)
-			bps[t-ti] = buildBPanel(b, nw, (t-ti)*g.Tile, cols, erb)
+			bps[t-ti] = noisedBPanel(b, nz, (t-ti)*g.Tile, cols)
 		}
 		return true
 	})
-
-	var c I32
-	if wantC {
-		c = NewI32(m, n)
-	}
-	span := spanFor(128 + r)
 	var stop atomic.Bool
 	accs := make([][]int32, workers(ti*tj))
 	done := parallelFor(ti*tj, func(wk, t int) bool {
@@ -133,13 +146,11 @@ func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool)
 		}
 		I, J := t/tj, t%tj
 		ap, bp := aps[I], bps[J]
-		ldc := bp.stride()
-		size := ap.groups * mr * ldc
+		size := ap.groups * mr * bp.stride()
 		if len(accs[wk]) < size {
 			accs[wk] = make([]int32, size)
 		}
-		acc := accs[wk][:size]
-		digest, ok := transcript(ap, bp, g, span, acc, &stop)
+		digest, ok := transcript(ap, bp, g, accs[wk][:size], &stop)
 		if !ok {
 			return false
 		}
@@ -147,39 +158,30 @@ func noisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool)
 			stop.Store(true)
 			return false
 		}
-		if !wantC {
-			return true
-		}
-		// C = (A+E)(B+F) − (A·FL)·FR − EL·(ER·(B+F)).
-		i0, j0 := I*g.Tile, J*g.Tile
-		for ii := 0; ii < ap.rows; ii++ {
-			i := i0 + ii
-			crow := c.Data[i*n+j0 : i*n+j0+bp.cols]
-			copy(crow, acc[ii*ldc:])
-			for q := 0; q < r; q++ {
-				if f := afl[i*r+q]; f != 0 {
-					for jj, v := range nz.FR[q*n+j0 : q*n+j0+bp.cols] {
-						crow[jj] -= f * int32(v)
-					}
-				}
-				switch nz.EL[i*r+q] {
-				case 1:
-					for jj, v := range erb[q*n+j0 : q*n+j0+bp.cols] {
-						crow[jj] -= v
-					}
-				case -1:
-					for jj, v := range erb[q*n+j0 : q*n+j0+bp.cols] {
-						crow[jj] += v
-					}
-				}
-			}
-		}
 		return true
 	})
 	if !done || stop.Load() {
 		return I32{}, false
 	}
-	return c, true
+	if !wantC {
+		return I32{}, true
+	}
+	return matMul(a, b), true
+}
+
+// mustNoiseGeometry panics unless nz was drawn for geometry g.
+func mustNoiseGeometry(nz *Noise, g Geometry) {
+	if nz != nil && (nz.Rank != g.Chunk || nz.Tile != g.Tile) {
+		panic(fmt.Sprintf("compute: noise of rank %d, tile %d used with chunk %d, tile %d", nz.Rank, nz.Tile, g.Chunk, g.Tile))
+	}
+}
+
+// checkTile panics unless (ti, tj) is in the product's tile grid.
+func checkTile(g Geometry, m, n, ti, tj int) {
+	nti, ntj := g.Tiles(m, n)
+	if ti < 0 || tj < 0 || ti >= nti || tj >= ntj {
+		panic(fmt.Sprintf("compute: tile (%d, %d) outside the %d×%d tile grid", ti, tj, nti, ntj))
+	}
 }
 
 func tileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
@@ -187,15 +189,11 @@ func tileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
 	nz.mustFit(m, k, n)
-	nti, ntj := g.Tiles(m, n)
-	if ti < 0 || tj < 0 || ti >= nti || tj >= ntj {
-		panic(fmt.Sprintf("compute: tile (%d, %d) outside the %d×%d tile grid", ti, tj, nti, ntj))
-	}
+	mustNoiseGeometry(nz, g)
+	checkTile(g, m, n, ti, tj)
 	rows, cols := g.TileShape(m, n, ti, tj)
-	nw := newNoiseWords(nz, m, k, n)
-	ap := buildAPanel(a, nw, ti*g.Tile, rows, nil)
-	bp := buildBPanel(b, nw, tj*g.Tile, cols, nil)
-	acc := make([]int32, ap.groups*mr*bp.stride())
-	d, _ := transcript(ap, bp, g, spanFor(128+nz.Rank), acc, nil)
+	ap := noisedAPanel(a, nz, ti*g.Tile, rows)
+	bp := noisedBPanel(b, nz, tj*g.Tile, cols)
+	d, _ := transcript(ap, bp, g, make([]int32, ap.groups*mr*bp.stride()), nil)
 	return d
 }

@@ -3,401 +3,255 @@ package compute
 import (
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"sync/atomic"
-
-	"github.com/ethereum/go-ethereum/crypto/keccak"
 )
 
-// The reuse attack of PROTOCOL.md §3, played as well as we know how, so that
-// its cost can be measured against honest mining (BenchmarkReuse) and its
-// digests checked against NoisedMatMul (TestReuseDigests).
+// The reuse attack on noise v2 (docs/protocol.md §3, issue 9), played as well
+// as this package's kernels allow, so that its cost per new seed can be
+// measured against honest mining (BenchmarkReuse) and its digests checked
+// against NoisedTranscript (TestReuseDigests). Nothing in production calls it.
 //
-// The attacker computed A·B once and kept, for every output tile and every
-// K-chunk t, the cumulative partial sums S(t) = Σ_{k < tκ} A[i,k]·B[k,j]:
-// M·N·⌈K/κ⌉ int32 words. For a new seed (new E = EL·ER, F = FL·FR) it needs
-// every tile's transcript P'(t) = Σ_{k < tκ} (A+E)[i,k]·(B+F)[k,j]. Since
-// (A+E)(B+F) = AB + A·F + E·(B+F), summing over k < tκ gives
+// The attacker multiplied A by B once and kept, for every tile and chunk, the
+// partial sums of A·B: M·N·T int32 words (T = ⌈K/κ⌉). It keeps them as the
+// per-chunk increments ΔS(t) = S(t) − S(t−1), S(t) = Σ_{k<tκ} A·B: the same
+// words and the same information, but one add per entry and chunk into a
+// running accumulator instead of a read of S(t) and of S(t−1). For a new
+// seed, A'B' − AB = A·F + E·B', so with r = κ
 //
-//	P'(t) = S(t) + CX(t)·FR + EL·CY(t),
-//	CX(t) = Σ_{k < tκ} A[:,k]·FL[k,:]   (M×r),
-//	CY(t) = Σ_{k < tκ} ER[:,k]·(B+F)[k,:] (r×N),
+//	P'(t) = S(t) + X_t·FR + EL·Y_t,
+//	X_t[i][c] = Σ_{k<tκ, π_{t(k)}(k mod r) = c} SB[k]·A[i][k]   (M×r),
+//	Y_t[c][j] = Σ_{k<tκ, k mod r = c} SA[k]·B'[k][j]            (r×N).
 //
-// a rank-2r correction that costs O(n²r) to set up and 2r multiply-adds per
-// entry per chunk, against κ for honest recomputation, plus the stream of the
-// stored words. It never recomputes a product of A and B.
+// Chunk t adds one k to each column c of X and each row c of Y, so the
+// increments ΔX_t and ΔY_t are int8 and the correction's increment is one
+// int8 GEMM of inner dimension 2r:
+//
+//	ΔP'(t) = ΔS(t) + [ΔX_t | EL] · [FR ; ΔY_t].
+//
+// Laid side by side over all chunks, [ΔX_0 | EL | ΔX_1 | EL | …] (M×2K) times
+// [FR ; ΔY_0 ; FR ; ΔY_1 ; …] (2K×N) is a plain product whose transcript in
+// chunks of 2r is the cumulative correction; adding ΔS(t) to the running
+// accumulators before each chunk's mix gives exactly P'(t). reuseFull runs
+// that on the honest SIMD transcript kernel (fusedTranscript: same GEMM, mix
+// and chunk walk as a miner's); reuseGEMM runs it as one MatMulInto per
+// chunk plus a Go add and mix. Either way the attacker does 2r MACs per
+// entry and chunk where an honest miner does κ = r, plus the stream of the
+// stored words: reuse loses by construction at κ = r.
 
 // reuseStore is what the attacker keeps of one product A·B.
 type reuseStore struct {
-	m, k, n int
-	g       Geometry
-	chunks  int
-	ti, tj  int
-	// sums holds tile (I, J)'s partial sums at offs[I·tj+J]: chunk-major,
-	// then the tile's rows·cols entries row-major without padding.
+	m, k, n        int
+	g              Geometry
+	chunks, ti, tj int
+	// sums holds tile (I, J)'s increments ΔS(t) at offs[I·tj+J]: chunk-major,
+	// then the tile's h×w entries row-major.
 	sums []int32
 	offs []int
 }
 
-// chunks is ⌈K/κ⌉.
-func (g Geometry) chunks(k int) int { return (k + g.Chunk - 1) / g.Chunk }
-
-// newReuseStore computes A·B once, keeping every tile's per-chunk partial sums.
-func newReuseStore(a, b I8, g Geometry) *reuseStore {
+// newReuseStore multiplies A by B once (chunk by chunk, on be) and keeps every
+// tile's per-chunk increments.
+func newReuseStore(be Backend, a, b I8, g Geometry) *reuseStore {
 	mustProductShape(a, b)
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
-	s := &reuseStore{m: m, k: k, n: n, g: g, chunks: g.chunks(k)}
+	s := &reuseStore{m: m, k: k, n: n, g: g, chunks: attackChunks(k, g.Chunk)}
 	s.ti, s.tj = g.Tiles(m, n)
 	s.offs = make([]int, s.ti*s.tj+1)
-	for t := 0; t < s.ti*s.tj; t++ {
-		h, w := g.TileShape(m, n, t/s.tj, t%s.tj)
-		s.offs[t+1] = s.offs[t] + s.chunks*h*w
+	for q := 0; q < s.ti*s.tj; q++ {
+		h, w := g.TileShape(m, n, q/s.tj, q%s.tj)
+		s.offs[q+1] = s.offs[q] + s.chunks*h*w
 	}
 	s.sums = make([]int32, s.offs[len(s.offs)-1])
-
-	aps := make([]*aPanel, s.ti)
-	bps := make([]*bPanel, s.tj)
-	parallelFor(s.ti+s.tj, func(_, t int) bool {
-		if t < s.ti {
-			h, _ := g.TileShape(m, n, t, 0)
-			aps[t] = buildAPanel(a, noNoise, t*g.Tile, h, nil)
-		} else {
-			_, w := g.TileShape(m, n, 0, t-s.ti)
-			bps[t-s.ti] = buildBPanel(b, noNoise, (t-s.ti)*g.Tile, w, nil)
+	d := NewI32(m, n)
+	for t := 0; t < s.chunks; t++ {
+		k0, k1 := t*g.Chunk, min((t+1)*g.Chunk, k)
+		at := NewI8(m, k1-k0)
+		for i := 0; i < m; i++ {
+			copy(at.Row(i), a.Row(i)[k0:k1])
 		}
-		return true
-	})
-	span := spanFor(128)
-	parallelFor(s.ti*s.tj, func(_, t int) bool {
-		ap, bp := aps[t/s.tj], bps[t%s.tj]
-		h, w, ldc := ap.rows, bp.cols, bp.stride()
-		acc := make([]int32, ap.groups*mr*ldc)
-		out := s.sums[s.offs[t]:s.offs[t+1]]
-		for c := 0; c < s.chunks; c++ {
-			k0, k1 := c*g.Chunk, min((c+1)*g.Chunk, k)
-			for p0 := k0; p0 < k1; p0 += span {
-				accumulate(ap, bp, p0, min(p0+span, k1), acc)
-			}
+		bt := I8{Rows: k1 - k0, Cols: n, Data: b.Data[k0*n : k1*n]}
+		MatMulInto(be, d, at, bt)
+		for q := 0; q < s.ti*s.tj; q++ {
+			I, J := q/s.tj, q%s.tj
+			h, w := g.TileShape(m, n, I, J)
+			out := s.sums[s.offs[q]+t*h*w:][:h*w]
 			for ii := 0; ii < h; ii++ {
-				copy(out[(c*h+ii)*w:(c*h+ii+1)*w], acc[ii*ldc:ii*ldc+w])
+				copy(out[ii*w:(ii+1)*w], d.Data[(I*g.Tile+ii)*n+J*g.Tile:])
 			}
 		}
-		return true
-	})
+	}
 	return s
 }
 
 // words is how many int32 words the attacker stores (and streams per seed).
 func (s *reuseStore) words() int { return len(s.sums) }
 
-// Packed corrections use the SWAR layout of the portable kernel: three 21-bit
-// signed lanes per int64, so one multiply adds three entries' terms.
-const reuseLanes = lanes
-
-// reuseSeed is the O(n²r) set-up for one seed: per chunk, each row's 2r
-// coefficients (ΔCX(t) row, EL row) and each tile column block's 2r packed rows
-// (FR, ΔCY(t)), Δ being one chunk's increment.
-type reuseSeed struct {
-	r2    int     // 2r
-	wpt   int     // packed words per tile row: ⌈b/3⌉
-	coef  []int64 // [t][i][2r]
-	vecs  []int64 // [t][J][2r][wpt]
-	swar  bool    // the increments fit the 21-bit lanes
-	dcx   []int32 // [t][i][r], for the scalar path
-	dcy   []int32 // [t][q][N], for the scalar path
-	noise *Noise
+// tileSums is tile (I, J)'s increment ΔS(t), h×w row-major.
+func (s *reuseStore) tileSums(I, J, t int) []int32 {
+	h, w := s.g.TileShape(s.m, s.n, I, J)
+	return s.sums[s.offs[I*s.tj+J]+t*h*w:][:h*w]
 }
 
-func newReuseSeed(s *reuseStore, a, b I8, nz *Noise) *reuseSeed {
-	m, k, n, g := s.m, s.k, s.n, s.g
-	nz.mustFit(m, k, n)
-	r := nz.Rank
-	T := s.chunks
-	rs := &reuseSeed{r2: 2 * r, wpt: (g.Tile + reuseLanes - 1) / reuseLanes, noise: nz}
-	// One chunk's increment of a corrected entry is bounded by
-	// r·128·κ (CX·FR) + r·(128+r)·κ (EL·CY); it must fit a lane.
-	rs.swar = int64(r)*int64(g.Chunk)*int64(256+r) < 1<<(laneBits-1)
-
-	// ΔCX(t) = A[:, chunk t]·FL[chunk t, :], row by row.
-	rs.dcx = make([]int32, T*m*r)
-	parallelFor(m, func(_, i int) bool {
-		arow := a.Row(i)
-		acc := make([]int32, r)
-		for t := 0; t < T; t++ {
-			clear(acc)
-			for kk := t * g.Chunk; kk < min((t+1)*g.Chunk, k); kk++ {
-				v := int32(arow[kk])
-				if v == 0 {
-					continue
-				}
-				for q, f := range nz.FL[kk*r : (kk+1)*r] {
-					acc[q] += v * int32(f)
-				}
-			}
-			copy(rs.dcx[(t*m+i)*r:], acc)
-		}
-		return true
-	})
-	// ΔCY(t) = ER[:, chunk t]·(B + FL·FR)[chunk t, :]
-	//        = ER[:, chunk]·B[chunk, :] + (ER[:, chunk]·FL[chunk, :])·FR.
-	rs.dcy = make([]int32, T*r*n)
-	parallelFor(T, func(_, t int) bool {
-		out := rs.dcy[t*r*n : (t+1)*r*n]
-		gm := make([]int32, r*r) // ER·FL over the chunk
-		for kk := t * g.Chunk; kk < min((t+1)*g.Chunk, k); kk++ {
-			brow := b.Row(kk)
-			for q := 0; q < r; q++ {
-				dst := out[q*n : (q+1)*n]
-				switch nz.ER[q*k+kk] {
-				case 1:
-					for j, v := range brow {
-						dst[j] += int32(v)
-					}
-				case -1:
-					for j, v := range brow {
-						dst[j] -= int32(v)
-					}
-				default:
-					continue
-				}
-				e := int32(nz.ER[q*k+kk])
-				for p := 0; p < r; p++ {
-					gm[q*r+p] += e * int32(nz.FL[kk*r+p])
-				}
-			}
-		}
-		for q := 0; q < r; q++ {
-			dst := out[q*n : (q+1)*n]
-			for p := 0; p < r; p++ {
-				c := gm[q*r+p]
-				if c == 0 {
-					continue
-				}
-				for j, f := range nz.FR[p*n : (p+1)*n] {
-					dst[j] += c * int32(f)
-				}
-			}
-		}
-		return true
-	})
-	if !rs.swar {
-		return rs
-	}
-
-	r2, wpt := rs.r2, rs.wpt
-	rs.coef = make([]int64, T*m*r2)
-	for t := 0; t < T; t++ {
-		for i := 0; i < m; i++ {
-			c := rs.coef[(t*m+i)*r2 : (t*m+i+1)*r2]
-			for q := 0; q < r; q++ {
-				c[q] = int64(rs.dcx[(t*m+i)*r+q])
-				c[r+q] = int64(nz.EL[i*r+q])
-			}
-		}
-	}
-	pack := func(dst []int64, row func(j int) int64, j0, w int) {
-		for jj := 0; jj < w; jj++ {
-			dst[jj/reuseLanes] += row(j0+jj) << (laneBits * (jj % reuseLanes))
-		}
-	}
-	rs.vecs = make([]int64, T*s.tj*r2*wpt)
-	parallelFor(T, func(_, t int) bool {
-		for J := 0; J < s.tj; J++ {
-			j0 := J * g.Tile
-			_, w := g.TileShape(m, n, 0, J)
-			base := (t*s.tj + J) * r2 * wpt
-			for q := 0; q < r; q++ {
-				fr := nz.FR[q*n : (q+1)*n]
-				dy := rs.dcy[(t*r+q)*n : (t*r+q+1)*n]
-				pack(rs.vecs[base+q*wpt:base+(q+1)*wpt], func(j int) int64 { return int64(fr[j]) }, j0, w)
-				pack(rs.vecs[base+(r+q)*wpt:base+(r+q+1)*wpt], func(j int) int64 { return int64(dy[j]) }, j0, w)
-			}
-		}
-		return true
-	})
-	return rs
-}
-
-// reuseScratch is one worker's buffers.
-type reuseScratch struct {
-	corr []int32 // the tile's cumulative correction CX(t)·FR + EL·CY(t)
-	lane []int64 // one packed row of the current chunk's increment
-	h    hash.Hash
-}
-
-// reuseMode says how much of the attack digests plays.
+// reuseMode says how much of the attack reuseDigests plays.
 type reuseMode int
 
 const (
-	// reuseFull produces the true digests: stream, correct, mix, hash.
+	// reuseFull: the true digests on the SIMD transcript kernel (falls back
+	// to reuseGEMM on a backend without one).
 	reuseFull reuseMode = iota
-	// reuseMixOnly streams and mixes the stored words with no correction
-	// (wrong digests): what any attacker pays besides the correction, with
-	// this package's scalar mix.
+	// reuseGEMM: the true digests, one MatMulInto of inner dimension 2r per
+	// chunk, Go add and mix.
+	reuseGEMM
+	// reuseMixOnly adds the stored ΔS(t) into the running sums and mixes
+	// them (wrong digests, no correction): on a SIMD backend through the
+	// kernel with a one-step zero product per chunk, so the mix is the
+	// honest SIMD one. A floor under any reuse attacker.
 	reuseMixOnly
-	// reuseStreamOnly only reads every stored word (wrong digests): a floor
-	// under any reuse attacker on this machine's memory bandwidth.
-	reuseStreamOnly
+	// reuseStream only reads every stored word (wrong digests): the floor
+	// set by this machine's memory bandwidth.
+	reuseStream
 )
 
-// digests produces every tile's digest for noise nz from the stored sums
-// alone, passing each to visit (from several goroutines) like NoisedMatMul.
-// Modes other than reuseFull skip work and give wrong digests: they time
-// floors under the attack.
-func (s *reuseStore) digests(a, b I8, nz *Noise, visit TileVisitor, mode reuseMode) bool {
+// reuseOperands builds, for noise nz, the attacker's two int8 factors of the
+// correction: xa = [ΔX_0 | EL | ΔX_1 | EL | …] (M×2K) and yb = [FR ; ΔY_0 ;
+// FR ; ΔY_1 ; …] (2K×N); chunk t occupies 2·r_t columns (rows) from 2rt,
+// r_t = min(r, K − tr). It needs A, B and the noise, never A·B.
+func reuseOperands(a, b I8, nz *Noise) (xa, yb I8) {
+	m, k, n := a.Rows, a.Cols, b.Cols
+	nz.mustFit(m, k, n)
+	r := nz.Rank
+	el, fr := nz.Factors()
+	idx := nz.frRows()
+	xa, yb = NewI8(m, 2*k), NewI8(2*k, n)
+	T := attackChunks(k, r)
+	parallelFor(m, func(_, i int) bool {
+		arow, dst := a.Row(i), xa.Row(i)
+		for t := 0; t < T; t++ {
+			k0, rt := t*r, min(r, k-t*r)
+			base := 2 * k0
+			p := nz.Perm[t]
+			for c := 0; c < rt; c++ {
+				dst[base+int(p[c])] = nz.SB[k0+c] * arow[k0+c] // ΔX_t
+			}
+			copy(dst[base+rt:base+2*rt], el[i*r:i*r+rt]) // EL
+		}
+		return true
+	})
+	parallelFor(T, func(_, t int) bool {
+		k0, rt := t*r, min(r, k-t*r)
+		base := 2 * k0
+		copy(yb.Data[base*n:(base+rt)*n], fr[:rt*n]) // FR
+		for c := 0; c < rt; c++ {
+			kk := k0 + c
+			row := yb.Row(base + rt + c) // ΔY_t row c = SA[k]·B'[k]
+			addSigned(row, b.Row(kk), fr[int(idx[kk])*n:(int(idx[kk])+1)*n], nz.SB[kk])
+			if nz.SA[kk] < 0 {
+				for j, v := range row {
+					row[j] = -v
+				}
+			}
+		}
+		return true
+	})
+	return xa, yb
+}
+
+// reuseDigests produces every tile digest of A'B' for noise nz from the
+// stored increments, the correction computed on be, passing each digest to
+// visit like NoisedTranscript. The floors (reuseMixOnly, reuseStream) give
+// wrong digests.
+func (s *reuseStore) reuseDigests(be Backend, a, b I8, nz *Noise, visit TileVisitor, mode reuseMode) bool {
 	if a.Rows != s.m || a.Cols != s.k || b.Rows != s.k || b.Cols != s.n {
 		panic(fmt.Sprintf("compute: reuse store is %d×%d×%d, operands %d×%d·%d×%d", s.m, s.k, s.n, a.Rows, a.Cols, b.Rows, b.Cols))
 	}
-	var rs *reuseSeed
-	if mode == reuseFull {
-		rs = newReuseSeed(s, a, b, nz)
-	}
 	g := s.g
-	scratch := make([]reuseScratch, workers(s.ti*s.tj))
+	if nz != nil {
+		mustNoiseGeometry(nz, g)
+	}
+	// preAcc adds ΔS(t) into the kernel's accumulators (rows attackAccStride apart).
+	preAcc := func(I, J, t int, acc []int32) {
+		_, w := g.TileShape(s.m, s.n, I, J)
+		src := s.tileSums(I, J, t)
+		for ii := 0; ii*w < len(src); ii++ {
+			row := acc[ii*attackAccStride : ii*attackAccStride+w]
+			for jj, v := range src[ii*w : (ii+1)*w] {
+				row[jj] += v
+			}
+		}
+	}
+	// preRun adds ΔS(t) into chunkGEMMTranscript's running sums (h×w).
+	preRun := func(I, J, t int, p []int32) {
+		for j, v := range s.tileSums(I, J, t) {
+			p[j] += v
+		}
+	}
+	switch mode {
+	case reuseStream:
+		return s.stream(visit)
+	case reuseMixOnly:
+		// A zero one-column-per-chunk product: the kernel's chunk walk and
+		// mix with (next to) no GEMM.
+		za, zb := NewI8(s.m, s.chunks), NewI8(s.chunks, s.n)
+		if handled, ok := fusedTranscript(be, za, zb, Geometry{Tile: g.Tile, Chunk: 1}, preAcc, visit); handled {
+			return ok
+		}
+		return chunkGEMMTranscript(s.m, s.n, s.chunks, g, func(int, I32) {}, preRun, visit)
+	}
+	xa, yb := reuseOperands(a, b, nz)
+	g2 := Geometry{Tile: g.Tile, Chunk: 2 * g.Chunk}
+	if mode == reuseFull {
+		if handled, ok := fusedTranscript(be, xa, yb, g2, preAcc, visit); handled {
+			return ok
+		}
+	}
+	r, k, m, n := g.Chunk, s.k, s.m, s.n
+	var xt I8
+	return chunkGEMMTranscript(m, n, s.chunks, g, func(t int, d I32) {
+		k0, rt := t*r, min(r, k-t*r)
+		if xt.Cols != 2*rt {
+			xt = NewI8(m, 2*rt)
+		}
+		for i := 0; i < m; i++ {
+			copy(xt.Row(i), xa.Row(i)[2*k0:2*k0+2*rt])
+		}
+		MatMulInto(be, d, xt, I8{Rows: 2 * rt, Cols: n, Data: yb.Data[2*k0*n : (2*k0+2*rt)*n]})
+	}, preRun, visit)
+}
+
+// stream reads every stored word, eight independent sums per tile so that the
+// loop is bound by memory, not by an add chain.
+func (s *reuseStore) stream(visit TileVisitor) bool {
 	var stop atomic.Bool
-	return parallelFor(s.ti*s.tj, func(wk, t int) bool {
+	return parallelFor(s.ti*s.tj, func(_, q int) bool {
 		if stop.Load() {
 			return false
 		}
-		sc := &scratch[wk]
-		if sc.h == nil {
-			sc.h = keccak.NewLegacyKeccak256()
-			sc.corr = make([]int32, g.Tile*g.Tile)
-			if rs != nil {
-				sc.lane = make([]int64, rs.wpt)
-			}
+		sums := s.sums[s.offs[q]:s.offs[q+1]]
+		var x [8]int32
+		i := 0
+		for ; i+8 <= len(sums); i += 8 {
+			v := sums[i : i+8 : i+8]
+			x[0] += v[0]
+			x[1] += v[1]
+			x[2] += v[2]
+			x[3] += v[3]
+			x[4] += v[4]
+			x[5] += v[5]
+			x[6] += v[6]
+			x[7] += v[7]
 		}
-		I, J := t/s.tj, t%s.tj
+		for ; i < len(sums); i++ {
+			x[0] += sums[i]
+		}
 		var d [32]byte
-		if mode == reuseStreamOnly {
-			d = s.tileStream(I, J)
-		} else {
-			d = s.tileDigest(rs, I, J, sc)
+		for l, v := range x {
+			binary.LittleEndian.PutUint32(d[4*l:], uint32(v))
 		}
-		if visit != nil && !visit(I, J, d) {
+		if visit != nil && !visit(q/s.tj, q%s.tj, d) {
 			stop.Store(true)
 			return false
 		}
 		return true
 	})
-}
-
-func (s *reuseStore) tileDigest(rs *reuseSeed, I, J int, sc *reuseScratch) (digest [32]byte) {
-	g := s.g
-	h, w := g.TileShape(s.m, s.n, I, J)
-	hw := h * w
-	sums := s.sums[s.offs[I*s.tj+J]:s.offs[I*s.tj+J+1]]
-	corr := sc.corr[:hw]
-	clear(corr)
-	sc.h.Reset()
-	var zb [8]byte
-	for t := 0; t < s.chunks; t++ {
-		st := sums[t*hw : (t+1)*hw]
-		var z uint64
-		switch {
-		case rs == nil:
-			z = mix(st, h, w, w, g.Tile)
-		case rs.swar:
-			z = s.chunkSWAR(rs, t, I, J, h, w, st, corr, sc.lane)
-		default:
-			z = s.chunkScalar(rs, t, I, J, h, w, st, corr)
-		}
-		binary.BigEndian.PutUint64(zb[:], z)
-		sc.h.Write(zb[:])
-	}
-	sc.h.Sum(digest[:0])
-	return digest
-}
-
-// tileStream reads every stored word of tile (I, J), eight independent sums
-// so that the loop is bound by memory, not by an add chain.
-func (s *reuseStore) tileStream(I, J int) (d [32]byte) {
-	sums := s.sums[s.offs[I*s.tj+J]:s.offs[I*s.tj+J+1]]
-	var x [8]int32
-	i := 0
-	for ; i+8 <= len(sums); i += 8 {
-		v := sums[i : i+8 : i+8]
-		x[0] += v[0]
-		x[1] += v[1]
-		x[2] += v[2]
-		x[3] += v[3]
-		x[4] += v[4]
-		x[5] += v[5]
-		x[6] += v[6]
-		x[7] += v[7]
-	}
-	for ; i < len(sums); i++ {
-		x[0] += sums[i]
-	}
-	for l, v := range x {
-		binary.LittleEndian.PutUint32(d[4*l:], uint32(v))
-	}
-	return d
-}
-
-// chunkSWAR adds chunk t's correction increment to corr and mixes S(t)+corr.
-func (s *reuseStore) chunkSWAR(rs *reuseSeed, t, I, J, h, w int, st, corr []int32, lane []int64) uint64 {
-	r2, wpt := rs.r2, rs.wpt
-	words := (w + reuseLanes - 1) / reuseLanes
-	vecs := rs.vecs[(t*s.tj+J)*r2*wpt : (t*s.tj+J+1)*r2*wpt]
-	lane = lane[:words]
-	var z uint64
-	for ii := 0; ii < h; ii++ {
-		i := I*s.g.Tile + ii
-		coef := rs.coef[(t*s.m+i)*r2 : (t*s.m+i+1)*r2]
-		clear(lane)
-		for q, c := range coef {
-			if c == 0 {
-				continue
-			}
-			v := vecs[q*wpt : q*wpt+words]
-			for wd, x := range v {
-				lane[wd] += c * x
-			}
-		}
-		crow := corr[ii*w : (ii+1)*w]
-		srow := st[ii*w : (ii+1)*w]
-		salt := uint32(ii*s.g.Tile+1) * mixStep
-		jj := 0
-		for _, word := range lane {
-			for l := 0; l < reuseLanes && jj < w; l++ {
-				v := word << laneShift >> laneShift
-				word = (word - v) >> laneBits
-				crow[jj] += int32(v)
-				x := uint64(uint32(srow[jj]+crow[jj]) ^ salt)
-				z += x * x
-				salt += mixStep
-				jj++
-			}
-		}
-	}
-	return z
-}
-
-// chunkScalar is chunkSWAR without packing, for geometries whose increments
-// overflow a 21-bit lane (κ·r large).
-func (s *reuseStore) chunkScalar(rs *reuseSeed, t, I, J, h, w int, st, corr []int32) uint64 {
-	nz, r, n := rs.noise, rs.noise.Rank, s.n
-	j0 := J * s.g.Tile
-	var z uint64
-	for ii := 0; ii < h; ii++ {
-		i := I*s.g.Tile + ii
-		dcx := rs.dcx[(t*s.m+i)*r : (t*s.m+i+1)*r]
-		el := nz.EL[i*r : (i+1)*r]
-		crow := corr[ii*w : (ii+1)*w]
-		srow := st[ii*w : (ii+1)*w]
-		salt := uint32(ii*s.g.Tile+1) * mixStep
-		for jj := range crow {
-			var d int32
-			for q := 0; q < r; q++ {
-				d += dcx[q]*int32(nz.FR[q*n+j0+jj]) + int32(el[q])*rs.dcy[(t*r+q)*n+j0+jj]
-			}
-			crow[jj] += d
-			x := uint64(uint32(srow[jj]+crow[jj]) ^ salt)
-			z += x * x
-			salt += mixStep
-		}
-	}
-	return z
 }

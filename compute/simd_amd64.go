@@ -1,30 +1,27 @@
 package compute
 
 import (
-	"encoding/binary"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/ethereum/go-ethereum/crypto/keccak"
 )
 
 // The amd64 backends share one packed layout and differ only in the
 // micro-kernel that reads it (kernel_amd64.s):
 //   - K is cut into steps of per = 4 int8 (quads, VPDPBUSD) or per = 2 int16
-//     (pairs, VPDPWSSD or VPMADDWD). Every transcript chunk is padded with
-//     zeros to whole steps, so chunk boundaries fall between steps.
+//     (pairs, VPMADDWD). Every transcript chunk is padded with zeros to
+//     whole steps, so chunk boundaries fall between steps.
 //   - An A group is 4 rows, step-major: dword (step, row) at (step·4+row)·4.
 //   - A B panel is 64 columns, step-major: dword (step, col) at (step·64+col)·4.
-//     Quads hold B+128 as unsigned bytes; the −128·rowsum(A) it adds is
-//     taken off by starting the accumulators there.
+//     Quads hold B+128 as unsigned bytes; the 128·rowsum(A) that adds is
+//     taken off in MatMul's copy-out, and in a transcript at every chunk end
+//     before the mix (rowPanel.bias), so the mix sees the exact P'(t).
 //   - Accumulators are a 4·groups × 64 int32 tile; a kernel call loads and
 //     stores them, so K can be blocked across calls.
 //
 // Padding rows and columns are zero, so their partial sums are zero; the mix
 // uses salt 0 there, which makes their x² vanish.
-type kernelFunc func(a, b *byte, c *int32, salt *uint32, z *uint64, aStride, groups, chunks, steps int)
+type kernelFunc func(a, b *byte, c *int32, salt *uint32, z *uint32, bias *int32, aStride, biasStride, groups, chunks, steps int)
 
 const (
 	groupRows  = 4  // rows per kernel group
@@ -37,8 +34,8 @@ const (
 // simd is an amd64 backend: a MatMul kernel and a transcript kernel.
 type simd struct {
 	name, reason string
-	quads        kernelFunc // VPDPBUSD kernel for MatMul; nil: MatMul runs on pairs
-	pairs        kernelFunc // int16 pairs: NoisedMatMul, TileDigest (and MatMul without quads)
+	quads        kernelFunc // VPDPBUSD kernel; nil: everything runs on pairs
+	pairs        kernelFunc // int16 pairs (AVX2)
 }
 
 var _ Backend = (*simd)(nil)
@@ -269,7 +266,7 @@ func (s *simd) MatMulInto(c I32, a, b I8) {
 		bBase := p * l.steps * 256
 		for s0 := 0; s0 < l.steps; s0 += blockSteps {
 			ns := min(blockSteps, l.steps-s0)
-			kern(&aPan[aBase+s0*16], &bPan[bBase+s0*256], &acc[0], nil, nil, l.stride*16, gs, 1, ns)
+			kern(&aPan[aBase+s0*16], &bPan[bBase+s0*256], &acc[0], nil, nil, nil, l.stride*16, 0, gs, 1, ns)
 		}
 		for ii := 0; ii < h; ii++ {
 			dst := c.Data[(i0+ii)*n+j0 : (i0+ii)*n+j0+w]
@@ -306,189 +303,188 @@ func saltTable(h, w int) []uint32 {
 	return t
 }
 
+// planBufs recycles packed panels and noised-operand scratch (a few MiB per
+// product: allocating them fresh costs more than applying the noise).
+var planBufs sync.Pool
+
+// getPlanBuf returns an n-byte buffer from planBufs, zeroed if zero is set
+// (callers that write every byte leave it unset).
+func getPlanBuf(n int, zero bool) []byte {
+	if p, ok := planBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		b := (*p)[:n]
+		if zero {
+			clear(b)
+		}
+		return b
+	}
+	return make([]byte, n)
+}
+
 var fullSalt = sync.OnceValue(func() []uint32 { return saltTable(panelCols, panelCols) })
 
-// tileRun runs the transcript of one tile: aPan/bPan its packed A' group
-// rows and B' panel, acc its accumulators (zeroed here). It returns the digest,
-// or false when stop was set.
-func (s *simd) tileRun(l kLayout, aPan, bPan []byte, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
-	var digest [32]byte
+// kernel returns the transcript kernel and its K-step width.
+func (s *simd) kernel() (kernelFunc, int) {
+	if s.quads != nil {
+		return s.quads, 4
+	}
+	return s.pairs, 2
+}
+
+// rowPanel is one tile row of A' = A + E packed for the kernel, with (quads)
+// its bias table: per group, chunk and row, 128·Σ A' over the chunk, which
+// VPDPBUSD's B'+128 adds and the kernel takes off before mixing.
+type rowPanel struct {
+	h    int
+	pan  []byte
+	bias []int32 // groups × chunks × 4; nil for pairs
+}
+
+// packRows packs rows [i0, i0+h) of A' (i0 starts a tile row).
+func (s *simd) packRows(l kLayout, a I8, nz *Noise, i0, h int) rowPanel {
+	k := a.Cols
+	scratch := getPlanBuf(h*k, false)
+	defer planBufs.Put(&scratch)
+	rows := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(scratch))), h*k)
+	nz.noisedARows(a, i0, h, rows)
+	gs := (h + groupRows - 1) / groupRows
+	rp := rowPanel{h: h, pan: getPlanBuf(gs*l.stride*16, false)}
+	packAGroups8(l, rp.pan, h, func(i int) []int8 { return rows[i*k : (i+1)*k] })
+	if l.per == 4 {
+		rp.bias = make([]int32, gs*l.chunks*groupRows)
+		for i := 0; i < h; i++ {
+			g, r := i/groupRows, i%groupRows
+			for t := 0; t < l.chunks; t++ {
+				k0 := t * l.chunk
+				n := min(l.chunk, k-k0)
+				rp.bias[(g*l.chunks+t)*groupRows+r] = 128 * rowSumI8(i8ptr(rows[i*k+k0:]), n)
+			}
+		}
+	}
+	return rp
+}
+
+// packCols packs columns [j0, j0+w) of B' = B + F (j0 starts a tile column);
+// with nz nil, of b itself.
+func (s *simd) packCols(l kLayout, b I8, nz *Noise, j0, w int) []byte {
+	if nz == nil {
+		pan := getPlanBuf(l.steps*256, false)
+		packBPanel8(l, pan, b, j0, w)
+		return pan
+	}
+	k := b.Rows
+	scratch := getPlanBuf(k*w, false)
+	defer planBufs.Put(&scratch)
+	blk := I8{Rows: k, Cols: w, Data: unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(scratch))), k*w)}
+	nz.noisedBCols(b, j0, w, blk.Data)
+	pan := getPlanBuf(l.steps*256, false)
+	packBPanel8(l, pan, blk, 0, w)
+	return pan
+}
+
+// tileRun runs the transcript of one h×w tile over its packed rows and
+// columns into acc (zeroed here) and returns the digest, or false when stop
+// was set.
+func (s *simd) tileRun(l kLayout, rp rowPanel, bPan []byte, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
+	kern, _ := s.kernel()
+	h := rp.h
 	gs := (h + groupRows - 1) / groupRows
 	clear(acc[:gs*groupRows*panelCols])
 	salt := fullSalt()
 	if h < panelCols || w < panelCols {
 		salt = saltTable(h, w)
 	}
-	z := make([]uint64, l.chunks)
+	z := make([]uint32, l.chunks)
 	per := max(1, blockSteps/l.chunkSteps) // chunks per call
+	biasStride := l.chunks * groupRows * 4
 	for c0 := 0; c0 < l.chunks; {
 		nc, steps := min(per, l.chunks-1-c0), l.chunkSteps
 		if nc == 0 {
 			nc, steps = 1, l.lastSteps
 		}
 		s0 := c0 * l.chunkSteps
-		s.pairs(&aPan[s0*16], &bPan[s0*256], &acc[0], &salt[0], &z[c0], l.stride*16, gs, nc, steps)
+		var bias *int32
+		if rp.bias != nil {
+			bias = &rp.bias[c0*groupRows]
+		}
+		// A chunk longer than a B block (16 KiB, L1) runs in blocks: all but
+		// the last without a mix, the accumulators going through acc.
+		for steps > blockSteps {
+			kern(&rp.pan[s0*16], &bPan[s0*256], &acc[0], nil, nil, nil, l.stride*16, 0, gs, 1, blockSteps)
+			s0 += blockSteps
+			steps -= blockSteps
+		}
+		kern(&rp.pan[s0*16], &bPan[s0*256], &acc[0], &salt[0], &z[c0], bias, l.stride*16, biasStride, gs, nc, steps)
 		c0 += nc
 		if stop != nil && stop.Load() {
-			return digest, false
+			return [32]byte{}, false
 		}
 	}
-	h3 := keccak.NewLegacyKeccak256()
-	buf := make([]byte, 8*len(z))
-	for t, v := range z {
-		binary.BigEndian.PutUint64(buf[8*t:], v)
-	}
-	h3.Write(buf)
-	h3.Sum(digest[:0])
-	return digest, true
-}
-
-// Final correction steps: C = A'B' − (A·FL)·FR − EL·(ER·B'), as 2r int16 pair
-// steps. A·FL and ER·B' exceed int16, so each is split as lo + 4096·hi with
-// lo in [0, 4096): (lo, hi)·(−f, −4096·f) and (e, 4096·e)·(−lo, −hi).
-const corrRadix = 4096
-
-func splitRadix(v int32) (lo, hi int16) {
-	return int16(v & (corrRadix - 1)), int16(v >> 12)
-}
-
-func pair(x, y int16) uint32 { return uint32(uint16(x)) | uint32(uint16(y))<<16 }
-
-// corrA packs rows [i0, i0+h) of the correction's A side: groups × 2r steps.
-func corrA(nz *Noise, afl []int32, i0, h int) []byte {
-	r := nz.Rank
-	gs := (h + groupRows - 1) / groupRows
-	out := make([]byte, gs*2*r*16)
-	for ii := 0; ii < h; ii++ {
-		i := i0 + ii
-		base := (ii / groupRows) * 2 * r * 16
-		for q := 0; q < r; q++ {
-			lo, hi := splitRadix(afl[i*r+q])
-			binary.LittleEndian.PutUint32(out[base+(q*groupRows+ii%groupRows)*4:], pair(lo, hi))
-			e := int16(nz.EL[i*r+q])
-			binary.LittleEndian.PutUint32(out[base+((r+q)*groupRows+ii%groupRows)*4:], pair(e, corrRadix*e))
-		}
-	}
-	return out
-}
-
-// corrB packs columns [j0, j0+w) of the correction's B side: 2r steps.
-func corrB(nz *Noise, erb []int32, n, j0, w int) []byte {
-	r := nz.Rank
-	out := make([]byte, 2*r*256)
-	for q := 0; q < r; q++ {
-		for jj := 0; jj < w; jj++ {
-			j := j0 + jj
-			f := int16(nz.FR[q*n+j])
-			binary.LittleEndian.PutUint32(out[(q*panelCols+jj)*4:], pair(-f, -corrRadix*f))
-			lo, hi := splitRadix(erb[q*n+j])
-			binary.LittleEndian.PutUint32(out[((r+q)*panelCols+jj)*4:], pair(-lo, -hi))
-		}
-	}
-	return out
+	return digestWords(z), true
 }
 
 func (s *simd) NoisedMatMul(a, b I8, nz *Noise, g Geometry, visit TileVisitor) (I32, bool) {
-	return s.noised(a, b, nz, g, visit, true)
-}
-
-func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
-	_, ok := s.noised(a, b, nz, g, visit, false)
-	return ok
-}
-
-// noised is NoisedMatMul, or with wantC false NoisedTranscript (no C).
-func (s *simd) noised(a, b I8, nz *Noise, g Geometry, visit TileVisitor, wantC bool) (I32, bool) {
-	if g.Tile != panelCols {
-		return noisedMatMul(a, b, nz, g, visit, wantC)
+	if !s.NoisedTranscript(a, b, nz, g, visit) {
+		return I32{}, false
 	}
+	return s.MatMul(a, b), true
+}
+
+// NoisedTranscript packs A' by tile rows and B' by tile columns (one task
+// each) and runs every tile's transcript; the noise costs O(MK + KN) here.
+func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
 	mustProductShape(a, b)
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
 	nz.mustFit(m, k, n)
-	r := nz.Rank
+	mustNoiseGeometry(nz, g)
+	if g.Tile != panelCols || k == 0 {
+		_, ok := noisedMatMul(a, b, nz, g, visit, false)
+		return ok
+	}
 	ti, tj := g.Tiles(m, n)
 	if ti == 0 || tj == 0 {
-		if !wantC {
-			return I32{}, true
-		}
-		return NewI32(m, n), true
+		return true
 	}
-	if k == 0 {
-		// No chunks, no transcript words: every digest is Keccak of nothing.
-		return noisedMatMul(a, b, nz, g, visit, wantC)
-	}
-	if s.quadsUsable(nz, g, k) {
-		return s.noisedQuads(a, b, nz, g, visit, wantC)
-	}
-	nw := newNoiseWords(nz, m, k, n)
-	l := newKLayout(k, g.Chunk, 2)
-
-	afl := make([]int32, m*r)
-	erb := make([]int32, r*n)
-	aPans := make([][]byte, ti)
+	_, per := s.kernel()
+	l := newKLayout(k, g.Chunk, per)
+	rps := make([]rowPanel, ti)
 	bPans := make([][]byte, tj)
-	aCorr := make([][]byte, ti)
-	bCorr := make([][]byte, tj)
 	parallelFor(ti+tj, func(_, t int) bool {
 		if t < ti {
 			h, _ := g.TileShape(m, n, t, 0)
-			rows := make([]int16, h*k)
-			noisedRows(a, nw, t*g.Tile, h, rows, afl)
-			gs := (h + groupRows - 1) / groupRows
-			aPans[t] = make([]byte, gs*l.stride*16)
-			packAGroups16(l, aPans[t], h, rows)
-			if wantC {
-				aCorr[t] = corrA(nz, afl, t*g.Tile, h)
-			}
+			rps[t] = s.packRows(l, a, nz, t*g.Tile, h)
 		} else {
 			J := t - ti
 			_, w := g.TileShape(m, n, 0, J)
-			br := newBRows(b, nw, J*g.Tile, w, erb)
-			bPans[J] = make([]byte, l.steps*256)
-			packBPanel16(l, bPans[J], br.next)
-			if wantC {
-				bCorr[J] = corrB(nz, erb, n, J*g.Tile, w)
-			}
+			bPans[J] = s.packCols(l, b, nz, J*g.Tile, w)
 		}
 		return true
 	})
-
-	return s.runNoisedTiles(m, n, g, ti, tj, accLen, visit,
-		func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
-			return s.tileRun(l, aPans[I], bPans[J], h, w, acc, stop)
-		},
-		func(I, J, h int, acc []int32) {
-			gs := (h + groupRows - 1) / groupRows
-			s.pairs(&aCorr[I][0], &bCorr[J][0], &acc[0], nil, nil, 2*r*16, gs, 1, 2*r)
-		}, r > 0, wantC)
-}
-
-// runNoisedTiles is the parallel tile driver of both amd64 noised paths:
-// per tile, run computes the transcript into acc (its final P'(K)), visit
-// sees the digest, denoise turns acc into the exact A·B (when there is
-// noise), and the tile is copied into C; without wantC there is no C and
-// the tile ends at visit. A false visit stops every worker.
-func (s *simd) runNoisedTiles(m, n int, g Geometry, ti, tj, accLen int, visit TileVisitor,
-	run func(I, J, h, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool),
-	denoise func(I, J, h int, acc []int32), noisy, wantC bool) (I32, bool) {
-	var c I32
-	if wantC {
-		c = NewI32(m, n)
-	}
 	var stop atomic.Bool
-	accs := make([][]int32, workers(ti*tj))
+	accs := make([]*[accLen]int32, workers(ti*tj))
+	defer func() {
+		for _, a := range accs {
+			if a != nil {
+				accBufs.Put(a)
+			}
+		}
+		for i := range rps {
+			planBufs.Put(&rps[i].pan)
+		}
+		for i := range bPans {
+			planBufs.Put(&bPans[i])
+		}
+	}()
 	done := parallelFor(ti*tj, func(wk, t int) bool {
 		if stop.Load() {
 			return false
 		}
 		I, J := t/tj, t%tj
-		h, w := g.TileShape(m, n, I, J)
+		_, w := g.TileShape(m, n, I, J)
 		if accs[wk] == nil {
-			accs[wk] = make([]int32, accLen)
+			accs[wk] = getAcc()
 		}
-		acc := accs[wk]
-		digest, ok := run(I, J, h, w, acc, &stop)
+		digest, ok := s.tileRun(l, rps[I], bPans[J], w, accs[wk][:], &stop)
 		if !ok {
 			return false
 		}
@@ -496,22 +492,9 @@ func (s *simd) runNoisedTiles(m, n int, g Geometry, ti, tj, accLen int, visit Ti
 			stop.Store(true)
 			return false
 		}
-		if !wantC {
-			return true
-		}
-		if noisy {
-			denoise(I, J, h, acc)
-		}
-		i0, j0 := I*g.Tile, J*g.Tile
-		for ii := 0; ii < h; ii++ {
-			copy(c.Data[(i0+ii)*n+j0:(i0+ii)*n+j0+w], acc[ii*panelCols:])
-		}
 		return true
 	})
-	if !done || stop.Load() {
-		return I32{}, false
-	}
-	return c, true
+	return done && !stop.Load()
 }
 
 func (s *simd) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
@@ -522,19 +505,13 @@ func (s *simd) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
 	g.mustValid()
 	m, k, n := a.Rows, a.Cols, b.Cols
 	nz.mustFit(m, k, n)
-	nti, ntj := g.Tiles(m, n)
-	if ti < 0 || tj < 0 || ti >= nti || tj >= ntj {
-		panic(fmt.Sprintf("compute: tile (%d, %d) outside the %d×%d tile grid", ti, tj, nti, ntj))
-	}
+	mustNoiseGeometry(nz, g)
+	checkTile(g, m, n, ti, tj)
 	h, w := g.TileShape(m, n, ti, tj)
-	nw := newNoiseWords(nz, m, k, n)
-	l := newKLayout(k, g.Chunk, 2)
-	rows := make([]int16, h*k)
-	noisedRows(a, nw, ti*g.Tile, h, rows, nil)
-	aPan := make([]byte, (h+groupRows-1)/groupRows*l.stride*16)
-	packAGroups16(l, aPan, h, rows)
-	bPan := make([]byte, l.steps*256)
-	packBPanel16(l, bPan, newBRows(b, nw, tj*g.Tile, w, nil).next)
-	d, _ := s.tileRun(l, aPan, bPan, h, w, make([]int32, accLen), nil)
+	_, per := s.kernel()
+	l := newKLayout(k, g.Chunk, per)
+	rp := s.packRows(l, a, nz, ti*g.Tile, h)
+	bPan := s.packCols(l, b, nz, tj*g.Tile, w)
+	d, _ := s.tileRun(l, rp, bPan, w, make([]int32, accLen), nil)
 	return d
 }

@@ -67,3 +67,15 @@ func RandomI8(key [32]byte, rows, cols int) I8 {
 	}
 	return m
 }
+
+// RandomOperand returns a rows×cols matrix of job operands from xoshiro256**
+// keyed by key, row-major: entries int(next() mod 225) − 112, uniform over
+// [−OperandMax, OperandMax] (tests, examples and benchmarks of jobs).
+func RandomOperand(key [32]byte, rows, cols int) I8 {
+	x := NewXoshiro(key)
+	m := NewI8(rows, cols)
+	for i := range m.Data {
+		m.Data[i] = int8(int(x.Next()%(2*OperandMax+1)) - OperandMax)
+	}
+	return m
+}

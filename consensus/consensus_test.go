@@ -108,7 +108,7 @@ func TestSealRejections(t *testing.T) {
 func randomI8(r *rand.Rand, rows, cols int) compute.I8 {
 	m := compute.NewI8(rows, cols)
 	for i := range m.Data {
-		m.Data[i] = int8(r.Intn(255) - 127)
+		m.Data[i] = int8(r.Intn(2*compute.OperandMax+1) - compute.OperandMax)
 	}
 	return m
 }

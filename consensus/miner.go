@@ -29,7 +29,7 @@ func NewMiner(p *types.Params, be compute.Backend) *Miner { return &Miner{p: p, 
 func (m *Miner) search(ctx context.Context, parent *types.Header, d uint64, coinbase common.Address, nonce uint64, work types.Work, a, b compute.I8, stopAtWin bool) (compute.I32, *types.Seal, error) {
 	seed := Seed(parent.Hash(), coinbase, nonce)
 	ref := work.Ref()
-	nz := compute.NewNoise(NoiseKey(seed, ref), a.Rows, a.Cols, b.Cols, int(m.p.NoiseRank))
+	nz := Noise(m.p, seed, work, a.Rows, a.Cols, b.Cols)
 	tile := int(m.p.TileSize)
 
 	var (

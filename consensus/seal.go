@@ -90,7 +90,7 @@ func (e *PoUW) VerifySeal(p *types.Params, h *types.Header, body *types.Body, jo
 		return fmt.Errorf("%w: tile (%d,%d) of a %d×%d product", ErrBadTile, s.TileI, s.TileJ, a.Rows, b.Cols)
 	}
 	ref := s.Work.Ref()
-	nz := compute.NewNoise(NoiseKey(seed, ref), a.Rows, a.Cols, b.Cols, int(p.NoiseRank))
+	nz := Noise(p, seed, s.Work, a.Rows, a.Cols, b.Cols)
 	digest := common.Hash(e.be.TileDigest(a, b, nz, Geometry(p, s.Work), int(s.TileI), int(s.TileJ)))
 	if digest != s.TileDigest {
 		if train {

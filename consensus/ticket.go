@@ -52,6 +52,17 @@ func Geometry(p *types.Params, w types.Work) compute.Geometry {
 	return compute.Geometry{Tile: int(p.TileSize), Chunk: int(p.ChunkSize)}
 }
 
+// Noise is the noise of work w's m×k · k×n product under seed: none for a
+// synthetic puzzle, whose operands are new with every seed already
+// (docs/protocol.md §4), else compute.NewNoise keyed by NoiseKey(seed, ref)
+// with rank r = chunkSize.
+func Noise(p *types.Params, seed common.Hash, w types.Work, m, k, n int) *compute.Noise {
+	if w.IsSynthetic() {
+		return nil
+	}
+	return compute.NewNoise(NoiseKey(seed, w.Ref()), m, k, n, Geometry(p, w))
+}
+
 // TileWork is the MACs behind tile (ti, tj) of an m×k · k×n product: edge
 // tiles are smaller, and their smaller work wins with smaller odds.
 func TileWork(m, k, n, tile int, ti, tj uint32) uint64 {

@@ -24,10 +24,10 @@ func randomMatMul(t *testing.T, seed uint64, m, k, n int) *vm.Program {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	a, b := compute.NewI8(m, k), compute.NewI8(k, n)
 	for i := range a.Data {
-		a.Data[i] = int8(rng.IntN(255) - 127)
+		a.Data[i] = int8(rng.IntN(2*compute.OperandMax+1) - compute.OperandMax)
 	}
 	for i := range b.Data {
-		b.Data[i] = int8(rng.IntN(255) - 127)
+		b.Data[i] = int8(rng.IntN(2*compute.OperandMax+1) - compute.OperandMax)
 	}
 	return vm.NewMatMul(a, b)
 }

@@ -27,7 +27,7 @@ func blobsSpec(steps uint32) *vm.TrainSpec {
 		y[i] = byte(c)
 		for j := range in {
 			v := float64(40*((c+j)%3)-40) + 12*rng.NormFloat64()
-			x[i*in+j] = byte(int8(max(-127, min(127, v))))
+			x[i*in+j] = byte(int8(max(-vm.OperandMax, min(vm.OperandMax, v))))
 		}
 	}
 	return &vm.TrainSpec{Layers: []uint32{in, 8, 3}, Steps: steps, Batch: 16, LRShift: 7, Rows: rows, X: x, Y: y, Meta: []byte(`{"lo":[0],"hi":[1]}`)}

@@ -16,7 +16,7 @@
 #
 # Environment: GO (go), BENCH_OUT (directory for the raw logs, default
 # bench-out/ under a temp dir), ANCHOR (path of run.sh), SKIP_ANCHOR=1,
-# REUSE_N (regexp of reuse sizes, default 512|1024|2048), BENCHTIME (1s;
+# REUSE_N (regexp of reuse sizes, default 256|512|1024), BENCHTIME (1s;
 # the 17-GMAC shape always runs -benchtime 2x: go test's untimed first run
 # warms the buffer pools and the heap, then two timed runs, as oneDNN's are),
 # ROUNDS (3).
@@ -27,7 +27,7 @@ GO="${GO:-go}"
 OUT="${BENCH_OUT:-$(mktemp -d /tmp/quern-bench.XXXXXX)}"
 ANCHOR="${ANCHOR:-../shared/tools/anchor-gemm/run.sh}"
 BENCHTIME="${BENCHTIME:-1s}"
-REUSE_N="${REUSE_N:-512|1024|2048}"
+REUSE_N="${REUSE_N:-256|512|1024}"
 ROUNDS="${ROUNDS:-3}"
 mkdir -p "$OUT"
 
@@ -76,8 +76,8 @@ for r in $(seq 1 "$ROUNDS"); do
     section "Go, round $r/$ROUNDS: side by side, 4096×4096×1024 (17 GMAC: -benchtime 2x)"
     gobench "compare-big-$r" -bench '^BenchmarkCompare$/^4096x4096x1024$' -benchtime 2x -timeout 30m ./compute
 done
-section "Go: reuse attack (PROTOCOL.md §3), n ∈ {$REUSE_N}, κ ∈ {64, 32, 16}"
-gobench reuse -bench "^BenchmarkReuse\$/^n=($REUSE_N)\$" -benchtime "$BENCHTIME" -timeout 30m ./compute
+section "Go: reuse attack and degenerate self-job at the devnet's κ = r, n ∈ {$REUSE_N}"
+gobench reuse -bench "^(BenchmarkReuse|BenchmarkDegenerate)\$/^n=($REUSE_N)\$" -benchtime "$BENCHTIME" -timeout 30m ./compute
 section "Go: seal (mine vs verify) and chain import"
 gobench chain -bench '^(BenchmarkSeal|BenchmarkInsert)$' -benchtime "$BENCHTIME" -timeout 30m ./consensus ./chain
 
@@ -108,6 +108,10 @@ function over(sh, b, v) { return (g[sh, b, "plain"] == "" || g[sh, b, v] + 0 == 
         else if (p[4] == "reuse") { rt[key] = $3; rr[key] = metric("ratio"); mib[key] = metric("MiB-stored") }
         else if (p[4] == "reuse-mixonly") { mt[key] = $3; mr[key] = metric("ratio") }
         else if (p[4] == "reuse-stream") { st[key] = $3; sr[key] = metric("ratio"); gbs[key] = metric("GB/s-streamed") }
+    } else if (p[1] == "BenchmarkDegenerate" && n == 4) {
+        key = p[2] "/" p[3]; if (!(key in dseen)) { dseen[key] = 1; dkeys[++nd] = key }
+        if (p[4] ~ /^honest-/) { dhon[key, substr(p[4], 8)] = $3 }
+        else { dsc[key, p[4]] = $3; if (!((p[4]) in dvar)) { dvar[p[4]] = 1; dvars[++ndv] = p[4] } }
     } else if (p[1] == "BenchmarkAMXBody") { amxbody = amxbody " " sprintf("%.0f", metric("GMAC/s/core"))
     } else if (p[1] == "BenchmarkSeal") { seal[p[2]] = $3 }
     else if (p[1] == "BenchmarkInsert" && n == 3) { imp = imp sprintf(" %s/%s %s", p[2], p[3], metric("blocks/s")) }
@@ -131,12 +135,26 @@ END {
     if (length(loop)) { printf "  VPDPBUSD zmm loop (measured ceiling):"; for (k in loop) printf " %s %s", k, loop[k]; print "" }
     if (amxbody != "") print "  AMX kernel step in L1, GMAC/s per core, at the start of each round:" amxbody
     print ""
-    print "every backend: plain / noised GMAC/s, mining overhead (noised/plain - 1); synthetic kappa 512, job kappa 16;"
-    print "  transcript: the synthetic transcript alone (no denoising, no C: what a synthetic-puzzle miner runs)"
-    printf "  %-16s %-14s %8s %8s %8s %10s %8s %10s %8s\n", "shape", "backend", "plain", "noised", "overhead", "noised-job", "overhead", "transcript", "overhead"
-    for (o = 1; o <= 3; o++) { sh = order[o]; for (b in be) if ((sh, b, "plain") in g)
-        printf "  %-16s %-14s %8s %8s %7s%% %10s %7s%% %10s %7s%%\n", sh, b, fmt(g[sh, b, "plain"]), fmt(g[sh, b, "noised"]), fmt(over(sh, b, "noised")), fmt(g[sh, b, "noised-job"]), fmt(over(sh, b, "noised-job")), fmt(g[sh, b, "transcript"]), fmt(over(sh, b, "transcript")) }
+    print "issue 9: one table, per backend, GMAC/s (best of the rounds). plain = MatMulInto a reused C; job = a paid"
+    print "  job mining (one nonce: noise applied, transcript at the job kappa = r, no C); synthetic = the synthetic"
+    print "  geometry transcript (operands already drawn, which favours it); first = the first product of a job (transcript + C)"
+    printf "  %-16s %-14s %8s %8s %8s %8s | %8s %8s %8s | %8s %6s\n", "shape", "backend", "plain", "job", "synth", "first", "job/syn", "job/pl", "syn/pl", "oneDNN", "pl/dnn"
+    for (o = 1; o <= 3; o++) { sh = order[o]; for (b in be) if ((sh, b, "plain-into") in g) {
+        pl = g[sh, b, "plain-into"]; jb = g[sh, b, "noised-job"]; sy = g[sh, b, "transcript"]
+        anch = (b == "avx512-vnni" && dn["v", sh] != "") ? dn["v", sh] : dn["a", sh]
+        printf "  %-16s %-14s %8s %8s %8s %8s | %8s %8s %8s | %8s %6s\n", sh, b, fmt(pl), fmt(jb), fmt(sy), fmt(g[sh, b, "noised"]), ratio(jb, sy), ratio(jb, pl), ratio(sy, pl), fmt(anch), ratio(pl, anch) } }
+    print "  targets: job/syn >= 0.90; job/pl and syn/pl >= 0.90 on avx512-vnni and amx-int8 (0.75 on avx2);"
+    print "  pl/dnn >= 0.8 at 1024^3 and 4096x4096x1024, >= 0.6 at 256^3 (oneDNN-V for avx512-vnni, else oneDNN as shipped)"
     print ""
+    if (nd > 0) {
+        print "degenerate self-job (all-zero job, own nonces), per ticket-equivalent, ms; ratio = shortcut / fastest honest (>= 1: it loses)"
+        for (i = 1; i <= nd; i++) { key = dkeys[i]; hb = ""; ht = 0
+            for (hk in dhon) { split(hk, q, SUBSEP); if (q[1] == key && (ht == 0 || dhon[hk] < ht)) { ht = dhon[hk]; hb = q[2] } }
+            printf "  %-17s honest %s %.2f ms", key, hb, ht / 1e6
+            for (v = 1; v <= ndv; v++) if ((key, dvars[v]) in dsc) printf " | %s %.2f ms (%s)", dvars[v], dsc[key, dvars[v]] / 1e6, ratio(dsc[key, dvars[v]], ht)
+            print "" }
+        print ""
+    }
     print "reuse attack, per new seed: all tile digests, ms; ratio = time / fastest honest backend in this run (> 1: reuse loses)"
     print "  reuse: true digests (Go); mixonly: stream + mix, no correction; stream: read the stored words only (floor)"
     printf "  %-17s %-24s %9s %7s %9s %7s %9s %7s %6s %9s\n", "n/kappa", "honest best (GMAC/s)", "reuse", "ratio", "mixonly", "ratio", "stream", "ratio", "GB/s", "MiB"

@@ -68,10 +68,13 @@ func memoryBytes(m32, k32, n32 uint32, g compute.Geometry) uint64 {
 	pad := max(tile, minPanel)
 	lines := satAdd(satMul(ti, pad), satMul(tj, pad))
 	perLine := satAdd(max(satMul(4, k), satAdd(satAdd(k, kq), satMul(streamBytes, chunks))), lineBytes)
-	// Noise factors r(M+2K+N), their packed words 8M+48K+8N, A·FL and ER·B'
-	// 4r(M+N), the int8 layout's per-step (17K) and per-chunk (450T) noise:
-	// with r ≤ 8 (Params.Validate) at most 48(M+N) + 81K + 450T, rounded up.
-	noise := satAdd(satMul(64, m+n), satAdd(satMul(96, k), satMul(512, chunks)))
+	// Noise v2 (r = κ): EL and FR drawn per tile row and column, r(M+N) plus
+	// an edge tile each; signs 2K, permutations K (+ a slice header per
+	// chunk) and the FR row index 2K; each worker's noised-operand scratch,
+	// a tile row or column of A' or B' (pad·K bytes, pooled), counted for
+	// every worker.
+	noise := satAdd(satMul(chunk, satAdd(m+n, 2*pad)), satAdd(satMul(6, k), satMul(64, chunks)))
+	noise = satAdd(noise, satMul(2*scratchWorkers, satMul(pad, k)))
 	acc := satMul(scratchWorkers, satMul(4, satMul(pad+3, pad+6)))
 	// Per tile: its transcript words (two partial words each on CUDA) and
 	// their bytes, its hasher.

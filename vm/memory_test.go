@@ -46,13 +46,13 @@ func TestMemoryBytesBoundsRealAllocations(t *testing.T) {
 	if testing.Short() {
 		shapes = shapes[:5]
 	}
-	geoms := []compute.Geometry{{Tile: 64, Chunk: 16}, {Tile: 8, Chunk: 8}}
+	geoms := []compute.Geometry{{Tile: 64, Chunk: 128}, {Tile: 64, Chunk: 256}, {Tile: 8, Chunk: 8}}
 	for _, be := range compute.Backends() {
 		for _, g := range geoms {
-			p := &types.Params{TileSize: uint32(g.Tile), ChunkSize: uint32(g.Chunk), NoiseRank: 8, FreivaldsRounds: 2, Subsidy: uint256.NewInt(1)}
+			p := &types.Params{TileSize: uint32(g.Tile), ChunkSize: uint32(g.Chunk), NoiseRank: uint32(g.Chunk), FreivaldsRounds: 2, Subsidy: uint256.NewInt(1)}
 			miner := consensus.NewMiner(p, be)
 			for _, s := range shapes {
-				prog := vm.NewMatMul(compute.RandomI8([32]byte{1}, s.m, s.k), compute.RandomI8([32]byte{2}, s.k, s.n))
+				prog := vm.NewMatMul(operands([32]byte{1}, s.m, s.k), operands([32]byte{2}, s.k, s.n))
 				code, err := vm.Encode(prog)
 				if err != nil {
 					t.Fatal(err)
@@ -78,7 +78,7 @@ func TestMemoryBytesBoundsRealAllocations(t *testing.T) {
 						t.Fatal(err)
 					}
 					a, b, _ := prog.MatMulOperands()
-					nz := compute.NewNoise([32]byte{3}, s.m, s.k, s.n, 8)
+					nz := compute.NewNoise([32]byte{3}, s.m, s.k, s.n, g)
 					be.TileDigest(a, b, nz, g, 0, 0)
 				})
 				t.Logf("%s tile %d chunk %d %d×%d×%d: miner %d, validator %d, estimate %d bytes (%.2f×)",
@@ -90,6 +90,15 @@ func TestMemoryBytesBoundsRealAllocations(t *testing.T) {
 			}
 		}
 	}
+}
+
+// operands is RandomI8 clipped to the jobs' operand range.
+func operands(key [32]byte, rows, cols int) compute.I8 {
+	m := compute.RandomI8(key, rows, cols)
+	for i, v := range m.Data {
+		m.Data[i] = max(-vm.OperandMax, min(vm.OperandMax, v))
+	}
+	return m
 }
 
 func unboundedLimits() vm.Limits {

@@ -10,7 +10,7 @@ import (
 // OperandMax bounds every int8 tensor that enters a product: job inputs,
 // training data, weights and activations lie in [-OperandMax, OperandMax].
 // It is the one place the operand range is named (PROTOCOL.md §2).
-const OperandMax = 127
+const OperandMax = compute.OperandMax
 
 // Clip limits x to [lo, hi].
 func Clip(x, lo, hi int64) int64 { return max(lo, min(hi, x)) }

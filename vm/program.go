@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"bytes"
 	"math"
 	"math/bits"
 
@@ -109,7 +108,7 @@ var inputNames = [...]string{"A", "B"}
 // Check validates the program statically: version, kind, input count and
 // shapes, then every cap on the declared shapes (K, input bytes, work,
 // result bytes, memory), and only then the data: lengths and the value
-// range [-127, 127]. A training program is checked by checkTrain (train.go).
+// range [-OperandMax, OperandMax] = [-112, 112]. A training program is checked by checkTrain (train.go).
 // Nothing here allocates.
 func (p *Program) Check(lim Limits) error {
 	if p.Version != Version1 {
@@ -146,12 +145,23 @@ func (p *Program) Check(lim Limits) error {
 		}
 	}
 	for i, t := range p.Inputs {
-		// -128 is excluded so that negation and the noised bounds stay symmetric.
-		if j := bytes.IndexByte(t.Data, 0x80); j >= 0 {
-			return reject(ErrValue, "input %s: entry (%d, %d) is -128; values must lie in [-127, 127]", inputNames[i], j/int(t.Cols), j%int(t.Cols))
+		if j := outOfRange(t.Data); j >= 0 {
+			return reject(ErrValue, "input %s: entry (%d, %d) is %d; values must lie in [%d, %d] (operands plus the protocol's noise must fit int8, docs/protocol.md §2): scale or clip the data",
+				inputNames[i], j/int(t.Cols), j%int(t.Cols), int8(t.Data[j]), -OperandMax, OperandMax)
 		}
 	}
 	return nil
+}
+
+// outOfRange returns the index of the first byte outside
+// [-OperandMax, OperandMax] as int8, or -1.
+func outOfRange(data []byte) int {
+	for j, v := range data {
+		if x := int8(v); x > OperandMax || x < -OperandMax {
+			return j
+		}
+	}
+	return -1
 }
 
 // checkCaps runs every shape-derived cap on an M×K by K×N product. It

@@ -40,7 +40,7 @@ func blobs(seed uint64, rows, dim, classes int) (x, y []byte) {
 		y[i] = byte(c)
 		for j := range dim {
 			v := (centers[c][j] + 0.7*r.NormFloat64()) * 32
-			x[i*dim+j] = byte(int8(max(-127, min(127, math.Round(v)))))
+			x[i*dim+j] = byte(int8(max(-OperandMax, min(OperandMax, math.Round(v)))))
 		}
 	}
 	return x, y
@@ -394,13 +394,13 @@ func TestSoftmaxGrad(t *testing.T) {
 	if d[0] != 43 || d[2] != 43 || d[1] != -85 {
 		t.Fatalf("equal logits: δ = %v", d)
 	}
-	// A confident right answer has no gradient; a confident wrong one ±127.
+	// A confident right answer has no gradient; a confident wrong one ±OperandMax.
 	softmaxGrad(d, []int64{1 << 20, 0, 0}, 0, 13)
 	if d[0] != 0 || d[1] != 0 || d[2] != 0 {
 		t.Fatalf("confident right: δ = %v", d)
 	}
 	softmaxGrad(d, []int64{1 << 20, 0, math.MinInt32}, 2, 13)
-	if d[0] != 127 || d[1] != 0 || d[2] != -127 {
+	if d[0] != OperandMax || d[1] != 0 || d[2] != -OperandMax {
 		t.Fatalf("confident wrong: δ = %v", d)
 	}
 }

@@ -3,6 +3,7 @@ package vm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -29,7 +30,7 @@ func withLimits(f func(l *Limits)) Limits {
 }
 
 func sample(m, k, n int) *Program {
-	return NewMatMul(compute.RandomI8([32]byte{1}, m, k), compute.RandomI8([32]byte{2}, k, n))
+	return NewMatMul(compute.RandomOperand([32]byte{1}, m, k), compute.RandomOperand([32]byte{2}, k, n))
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -119,10 +120,16 @@ func TestCheckRejects(t *testing.T) {
 	if err := valid().Check(lim); err != nil {
 		t.Fatalf("valid program rejected: %v", err)
 	}
-	// +127 and -127 are fine.
-	p := NewMatMul(compute.I8{Rows: 1, Cols: 2, Data: []int8{127, -127}}, compute.I8{Rows: 2, Cols: 1, Data: []int8{-127, 127}})
+	// ±OperandMax are fine; one step past it is not.
+	p := NewMatMul(compute.I8{Rows: 1, Cols: 2, Data: []int8{OperandMax, -OperandMax}}, compute.I8{Rows: 2, Cols: 1, Data: []int8{-OperandMax, OperandMax}})
 	if err := p.Check(lim); err != nil {
 		t.Fatalf("extremes rejected: %v", err)
+	}
+	for _, v := range []int8{OperandMax + 1, -OperandMax - 1, 127} {
+		p := NewMatMul(compute.I8{Rows: 1, Cols: 2, Data: []int8{0, v}}, compute.I8{Rows: 2, Cols: 1, Data: []int8{1, 1}})
+		if err := p.Check(lim); !errors.Is(err, ErrValue) || !strings.Contains(err.Error(), fmt.Sprintf("entry (0, 1) is %d; values must lie in [-112, 112]", v)) {
+			t.Fatalf("%d accepted or badly explained: %v", v, err)
+		}
 	}
 }
 
@@ -183,7 +190,7 @@ func TestWork(t *testing.T) {
 
 func TestRunMatchesMatMul(t *testing.T) {
 	for _, s := range [][3]int{{1, 1, 1}, {17, 33, 9}, {64, 128, 70}} {
-		a, b := compute.RandomI8([32]byte{3}, s[0], s[1]), compute.RandomI8([32]byte{4}, s[1], s[2])
+		a, b := compute.RandomOperand([32]byte{3}, s[0], s[1]), compute.RandomOperand([32]byte{4}, s[1], s[2])
 		p := NewMatMul(a, b)
 		enc, _ := Encode(p)
 		q, err := Decode(enc, testLimits())
@@ -222,7 +229,7 @@ func TestRunMatchesMatMul(t *testing.T) {
 }
 
 func TestMatMulOperands(t *testing.T) {
-	a := compute.I8{Rows: 2, Cols: 2, Data: []int8{-127, 1, 0, 127}}
+	a := compute.I8{Rows: 2, Cols: 2, Data: []int8{-OperandMax, 1, 0, OperandMax}}
 	b := compute.I8{Rows: 2, Cols: 1, Data: []int8{-1, 2}}
 	ga, gb, err := NewMatMul(a, b).MatMulOperands()
 	if err != nil {

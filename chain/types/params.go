@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/holiman/uint256"
+	"github.com/quern-chain/quern/compute"
 )
 
 // Params are the consensus parameters fixed in genesis (PROTOCOL.md *param*).
@@ -20,13 +21,14 @@ type Params struct {
 
 	TileSize  uint32 `json:"tileSize"`  // b: output tile edge
 	ChunkSize uint32 `json:"chunkSize"` // κ of job products: K-chunk between transcript words
-	// κ of synthetic puzzles. Their operands come from the seed, so stored
-	// partial sums are worthless to a reuse attacker and κ can be large
-	// (cheap mixing); job operands are fixed across seeds, so job products
-	// need a small κ (docs/benchmarks.md, "Reuse attack").
+	// κ of synthetic puzzles. Their operands come from the seed (and carry no
+	// noise), so stored partial sums are worthless to a reuse attacker and κ
+	// can be large (docs/protocol.md §4).
 	SyntheticChunkSize uint32 `json:"syntheticChunkSize"`
-	NoiseRank          uint32 `json:"noiseRank"`    // r: rank of the noise factors
-	SyntheticDim       uint32 `json:"syntheticDim"` // synthetic puzzle is dim×dim×dim
+	// r: rank of the job products' noise; it must equal chunkSize (κ = r,
+	// so a degenerate self-job saves nothing: docs/protocol.md §3).
+	NoiseRank    uint32 `json:"noiseRank"`
+	SyntheticDim uint32 `json:"syntheticDim"` // synthetic puzzle is dim×dim×dim
 
 	Subsidy       *uint256.Int `json:"subsidy"`       // wei per block
 	MinTxFee      *uint256.Int `json:"minTxFee"`      // fee floor of a transfer, wei
@@ -74,9 +76,10 @@ func (p *Params) Validate() error {
 		return errors.New("params: retargetDivisor must be at least 2")
 	case p.TileSize == 0 || p.ChunkSize == 0 || p.SyntheticChunkSize == 0 || p.NoiseRank == 0 || p.SyntheticDim == 0:
 		return errors.New("params: tileSize, chunkSize, syntheticChunkSize, noiseRank and syntheticDim must be positive")
-	case p.NoiseRank > 8:
-		// |E|,|F| ≤ r keeps (127+r)² · 65536 inside int32.
-		return fmt.Errorf("params: noiseRank %d above 8 could overflow int32 sums", p.NoiseRank)
+	case p.NoiseRank != p.ChunkSize:
+		return fmt.Errorf("params: noiseRank %d must equal chunkSize %d (κ = r)", p.NoiseRank, p.ChunkSize)
+	case p.ChunkSize > compute.MaxRank:
+		return fmt.Errorf("params: chunkSize %d above %d (the largest noise rank)", p.ChunkSize, compute.MaxRank)
 	case p.Subsidy == nil || p.MinTxFee == nil:
 		return errors.New("params: subsidy and minTxFee must be set")
 	case p.BaseFeeFactor == 0:

@@ -457,7 +457,7 @@ func TestJobSubmitMatMul(t *testing.T) {
 	ks, _, from := testKey(t, "pw")
 	api.balances[from] = qrn("100")
 	dir := t.TempDir()
-	aPath, a := saveInt8(t, dir, "a.npy", 16, 32, func(i, j int) int8 { return int8((i*7+j*3)%255 - 127) })
+	aPath, a := saveInt8(t, dir, "a.npy", 16, 32, func(i, j int) int8 { return int8((i*7+j*3)%225 - 112) })
 	bPath, b := saveInt8(t, dir, "b.npy", 32, 8, func(i, j int) int8 { return int8((i*5+j*11)%200 - 100) })
 	work := uint64(16 * 32 * 8)
 	prog, _ := vm.Encode(vm.NewMatMul(a, b))

@@ -116,7 +116,7 @@ func TestModelDirRoundTrip(t *testing.T) {
 		}
 	}
 	// One layer, no hidden layer: actShift is [] and no job or steps.
-	one := &vm.Model{Layers: []uint32{2, 3}, W: [][]int8{{1, 2, 3, -4, -5, -127}}, B: [][]int32{{-1 << 31, 0, 1<<31 - 1}}, ActShift: []uint8{}}
+	one := &vm.Model{Layers: []uint32{2, 3}, W: [][]int8{{1, 2, 3, -4, -5, -112}}, B: [][]int32{{-1 << 31, 0, 1<<31 - 1}}, ActShift: []uint8{}}
 	dir = t.TempDir()
 	if err := writeModelDir(dir, one, q, modelMeta{LabelColumn: -1, Classes: 3}); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestModelDirRoundTrip(t *testing.T) {
 
 func TestModelNPYFiles(t *testing.T) {
 	dir := t.TempDir()
-	w := []int8{-127, 0, 127, 5, -6, 7}
+	w := []int8{-112, 0, 112, 5, -6, 7}
 	if err := writeInt8Matrix(filepath.Join(dir, "w.npy"), 2, 3, w); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestLoadTrainingCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rows != 3 || !reflect.DeepEqual(y, []byte{0, 2, 1}) ||
-		!reflect.DeepEqual(x, []byte{0x81, 0x81, 127, 127, 0, 0}) || // −127 is 0x81
+		!reflect.DeepEqual(x, []byte{0x90, 0x90, 112, 112, 0, 0}) || // −112 is 0x90
 		!reflect.DeepEqual(quant, dataset.Quant{Lo: []float64{0.001, 1000}, Hi: []float64{0.003, 3000}}) {
 		t.Fatalf("x %v y %v quant %+v rows %d", x, y, quant, rows)
 	}
@@ -366,7 +366,7 @@ w0, b0, w1 = np.load(os.path.join(d, "w0.npy")), np.load(os.path.join(d, "b0.npy
 assert w0.dtype == np.int8 and w0.shape == (2, 2) and w0.tolist() == [[1, 0], [0, 1]], (w0.dtype, w0)
 assert w1.tolist() == [[0, 1], [1, 0]], w1
 assert b0.dtype == np.dtype('<i4') and b0.shape == (2,) and b0.tolist() == [127, 127], (b0.dtype, b0)
-np.save(os.path.join(d, "w1.npy"), np.array([[0, -127], [127, 0]], dtype=np.int8))
+np.save(os.path.join(d, "w1.npy"), np.array([[0, -112], [112, 0]], dtype=np.int8))
 np.save(os.path.join(d, "b1.npy"), np.array([-2147483648, 2147483647], dtype=np.int32))
 print("ok")
 `, dir)
@@ -377,7 +377,7 @@ print("ok")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(m.W[1], []int8{0, -127, 127, 0}) || !reflect.DeepEqual(m.B[1], []int32{-1 << 31, 1<<31 - 1}) {
+	if !reflect.DeepEqual(m.W[1], []int8{0, -112, 112, 0}) || !reflect.DeepEqual(m.B[1], []int32{-1 << 31, 1<<31 - 1}) {
 		t.Fatalf("read back w1 %v b1 %v", m.W[1], m.B[1])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/quern-chain/quern/vm"
 	"io"
 	"os"
 	"path/filepath"
@@ -89,8 +90,9 @@ func decodeInt8Matrix(r io.Reader) (rows, cols int, data []int8, err error) {
 	data = make([]int8, n)
 	for i, b := range buf.Bytes() {
 		v := int8(b)
-		if v == -128 {
-			return 0, 0, nil, fmt.Errorf("value -128 at [%d, %d] is outside [-127, 127]; clip with np.clip(a, -127, 127)", i/cols, i%cols)
+		if v > vm.OperandMax || v < -vm.OperandMax {
+			return 0, 0, nil, fmt.Errorf("value %d at [%d, %d] is outside [-%d, %d] (operands plus the protocol's noise must fit int8); scale the data or clip with np.clip(a, -%d, %d)",
+				v, i/cols, i%cols, vm.OperandMax, vm.OperandMax, vm.OperandMax, vm.OperandMax)
 		}
 		data[i] = v
 	}

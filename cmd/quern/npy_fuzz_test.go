@@ -34,7 +34,7 @@ func TestDecodeInt8MatrixHugeShape(t *testing.T) {
 }
 
 func FuzzDecodeInt8Matrix(f *testing.F) {
-	f.Add(npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", []byte{1, 2, 3, 0xff, 0x81, 127}))
+	f.Add(npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", []byte{1, 2, 3, 0xff, 0x90, 112}))
 	f.Add(npyFile(2, `{"descr": "b", "fortran_order": False, "shape": (1L, 1L)}`, []byte{7}))
 	f.Add(npyFile(3, "{'shape': (1, 2), 'fortran_order': False, 'descr': '<i1'}", []byte{0x80, 0}))
 	f.Add(npyFile(1, "{'descr': [('x', '|i1'), ('y', '<i4')], 'fortran_order': False, 'shape': (3,), }", make([]byte, 15)))

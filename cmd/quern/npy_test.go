@@ -39,8 +39,8 @@ func writeFile(t *testing.T, name string, b []byte) string {
 }
 
 func TestReadInt8Matrix(t *testing.T) {
-	data := []byte{1, 2, 3, 0xff, 0x81, 127} // 1 2 3 / -1 -127 127
-	want := []int8{1, 2, 3, -1, -127, 127}
+	data := []byte{1, 2, 3, 0xff, 0x90, 112} // 1 2 3 / -1 -112 112
+	want := []int8{1, 2, 3, -1, -112, 112}
 	for _, dict := range []string{
 		"{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }",
 		"{'descr': 'i1', 'fortran_order': False, 'shape': (2, 3)}",
@@ -81,7 +81,9 @@ func TestReadInt8MatrixRejects(t *testing.T) {
 		{"scalar", npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (), }", six[:1]), "has 0 dimensions"},
 		{"empty", npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (0, 3), }", nil), "empty"},
 		{"-128", npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", []byte{0, 0, 0, 0, 0x80, 0}),
-			"a.npy: value -128 at [1, 1] is outside [-127, 127]"},
+			"a.npy: value -128 at [1, 1] is outside [-112, 112]"},
+		{"113", npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", []byte{0, 0, 113, 0, 0, 0}),
+			"a.npy: value 113 at [0, 2] is outside [-112, 112]"},
 		{"truncated", npyFile(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2, 3), }", six[:5]), "truncated"},
 		{"not npy", []byte("a,b\n1,2\n"), "not a NumPy .npy file"},
 		{"version", append(append([]byte{}, npyMagic...), 9, 0, 0, 0), "unsupported .npy format version 9.0"},
@@ -106,14 +108,14 @@ func TestReadInt8MatrixRejects(t *testing.T) {
 // npyio writes int8 arrays independently of us; we must read them.
 func TestReadInt8MatrixFromNpyio(t *testing.T) {
 	var buf bytes.Buffer
-	if err := npy.Write(&buf, [2][3]int8{{1, -2, 3}, {-4, 5, -127}}); err != nil {
+	if err := npy.Write(&buf, [2][3]int8{{1, -2, 3}, {-4, 5, -112}}); err != nil {
 		t.Fatal(err)
 	}
 	rows, cols, got, err := decodeInt8Matrix(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 || cols != 3 || fmt.Sprint(got) != "[1 -2 3 -4 5 -127]" {
+	if rows != 2 || cols != 3 || fmt.Sprint(got) != "[1 -2 3 -4 5 -112]" {
 		t.Fatalf("got %d×%d %v", rows, cols, got)
 	}
 }
@@ -176,7 +178,7 @@ func TestNumpyInterop(t *testing.T) {
 	a, bad, c := filepath.Join(dir, "a.npy"), filepath.Join(dir, "f.npy"), filepath.Join(dir, "c.npy")
 	script := fmt.Sprintf(`
 import numpy as np
-a = (np.arange(12).reshape(3, 4) * 23 - 127).astype(np.int8)
+a = (np.arange(12).reshape(3, 4) * 20 - 110).astype(np.int8)
 np.save(%q, a)
 np.save(%q, np.asfortranarray(np.ones((3, 4), dtype=np.int8)))
 `, a, bad)
@@ -191,7 +193,7 @@ np.save(%q, np.asfortranarray(np.ones((3, 4), dtype=np.int8)))
 		t.Fatalf("shape %d×%d", rows, cols)
 	}
 	for i, v := range got {
-		if want := int8(i*23 - 127); v != want {
+		if want := int8(i*20 - 110); v != want {
 			t.Fatalf("a[%d] = %d, want %d", i, v, want)
 		}
 	}

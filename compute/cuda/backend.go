@@ -170,7 +170,7 @@ func (b *Backend) MatMul(x, y compute.I8) compute.I32 {
 		return b.cpu.MatMul(x, y)
 	}
 	c := compute.NewI32(x.Rows, y.Cols)
-	if _, err := b.run(x, y, nil, compute.Geometry{}, c); err != nil {
+	if _, err := b.run(x, y, nil, false, compute.Geometry{}, c); err != nil {
 		b.log.Warn("cuda: product failed on the GPU, computing it on the CPU",
 			"m", x.Rows, "k", x.Cols, "n", y.Cols, "cpu", b.cpu.Name(), "err", err)
 		return b.cpu.MatMul(x, y)
@@ -178,29 +178,57 @@ func (b *Backend) MatMul(x, y compute.I8) compute.I32 {
 	return c
 }
 
-// NoisedMatMul runs the noised product with its fused transcript on the GPUs
-// and hashes the tile digests on the host. Geometries other than b = 64,
-// κ a multiple of 64, rank ≤ 8 run on the CPU fallback.
+// NoisedMatMul runs the noised product's transcript (A' = A+E, B' = B+F
+// built on the host) and the plain product C = A·B on the GPUs and hashes
+// the tile digests on the host. Geometries other than b = 64, κ a multiple
+// of 64 run on the CPU fallback.
 func (b *Backend) NoisedMatMul(x, y compute.I8, nz *compute.Noise, g compute.Geometry, visit compute.TileVisitor) (compute.I32, bool) {
 	m, k, n := x.Rows, x.Cols, y.Cols
-	if !productOK(x, y) || g.Validate() != nil || !noiseOK(nz, m, k, n) || !supported(g, nz.Rank) ||
+	if !productOK(x, y) || g.Validate() != nil || !noiseOK(nz, m, k, n) || !supported(g, nz) ||
 		m == 0 || k == 0 || n == 0 {
 		return b.cpu.NoisedMatMul(x, y, nz, g, visit)
 	}
 	c := compute.NewI32(m, n)
-	parts, err := b.run(x, y, nz, g, c)
+	parts, err := b.run(x, y, nz, true, g, c)
 	if err != nil {
 		b.log.Warn("cuda: noised product failed on the GPU, computing it on the CPU",
 			"m", m, "k", k, "n", n, "cpu", b.cpu.Name(), "err", err)
 		return b.cpu.NoisedMatMul(x, y, nz, g, visit)
 	}
-	if visit == nil {
-		return c, true
+	if !visitAll(parts, visit) {
+		return compute.I32{}, false
 	}
-	// Digests hash T words per tile: spread them over the cores.
+	return c, true
+}
+
+var _ compute.Transcriber = (*Backend)(nil)
+
+// NoisedTranscript visits every tile digest of the noised product without
+// computing C.
+func (b *Backend) NoisedTranscript(x, y compute.I8, nz *compute.Noise, g compute.Geometry, visit compute.TileVisitor) bool {
+	m, k, n := x.Rows, x.Cols, y.Cols
+	if !productOK(x, y) || g.Validate() != nil || !noiseOK(nz, m, k, n) || !supported(g, nz) ||
+		m == 0 || k == 0 || n == 0 {
+		return compute.NoisedTranscript(b.cpu, x, y, nz, g, visit)
+	}
+	parts, err := b.run(x, y, nz, true, g, compute.I32{})
+	if err != nil {
+		b.log.Warn("cuda: noised transcript failed on the GPU, computing it on the CPU",
+			"m", m, "k", k, "n", n, "cpu", b.cpu.Name(), "err", err)
+		return compute.NoisedTranscript(b.cpu, x, y, nz, g, visit)
+	}
+	return visitAll(parts, visit)
+}
+
+// visitAll hashes every tile's z words into its digest and visits it, spread
+// over the cores; it reports false when visit stopped it.
+func visitAll(parts []bandResult, visit compute.TileVisitor) bool {
+	if visit == nil {
+		return true
+	}
 	type task struct {
 		p      plan
-		zpart  []uint64
+		zpart  []uint32
 		ti0    int
 		ti, tj int
 	}
@@ -232,10 +260,7 @@ func (b *Backend) NoisedMatMul(x, y compute.I8, nz *compute.Noise, g compute.Geo
 		}()
 	}
 	wg.Wait()
-	if stopped.Load() {
-		return compute.I32{}, false
-	}
-	return c, true
+	return !stopped.Load()
 }
 
 // TileDigest recomputes one tile on the CPU: b·b·K MACs are not worth a
@@ -248,16 +273,17 @@ func (b *Backend) TileDigest(x, y compute.I8, nz *compute.Noise, g compute.Geome
 type bandResult struct {
 	p     plan
 	row0  int
-	zpart []uint64
+	zpart []uint32
 }
 
-// run computes C (and, when nz is set, the transcript words) band by band,
-// one band per device, all devices at once.
-func (b *Backend) run(x, y compute.I8, nz *compute.Noise, g compute.Geometry, c compute.I32) ([]bandResult, error) {
+// run computes, band by band (one band per device, all devices at once), C
+// = A·B into c when c has data, and with noised set the transcript words of
+// (A+E)(B+F) (nz nil: no noise, A' = A, B' = B).
+func (b *Backend) run(x, y compute.I8, nz *compute.Noise, noised bool, g compute.Geometry, c compute.I32) ([]bandResult, error) {
 	m, k, n := x.Rows, x.Cols, y.Cols
-	var f factors
-	if nz != nil {
-		f = padFactors(nz, m, k, n)
+	xn, yn := x, y
+	if noised && nz != nil {
+		xn, yn = nz.NoisedOperands(x, y)
 	}
 	bs := bands(m, len(b.devs))
 	results := make([]bandResult, len(bs))
@@ -268,13 +294,12 @@ func (b *Backend) run(x, y compute.I8, nz *compute.Noise, g compute.Geometry, c 
 		go func() {
 			defer wg.Done()
 			r0, r1 := band[0], band[1]
-			j := &job{
-				p:  newPlan(r1-r0, k, n, nz != nil, g),
-				a:  x.Data[r0*k : r1*k],
-				b:  y.Data,
-				c:  c.Data[r0*n : r1*n],
-				f:  f,
-				r0: r0,
+			j := &job{p: newPlan(r1-r0, k, n, noised, g), r0: r0}
+			if len(c.Data) > 0 {
+				j.a, j.b, j.c = x.Data[r0*k:r1*k], y.Data, c.Data[r0*n:r1*n]
+			}
+			if noised {
+				j.an, j.bn = xn.Data[r0*k:r1*k], yn.Data
 			}
 			d := b.devs[i]
 			errs[i] = d.do(func() error {
@@ -299,18 +324,17 @@ func (b *Backend) run(x, y compute.I8, nz *compute.Noise, g compute.Geometry, c 
 
 // job is one band of one product on one device, with its device buffers.
 type job struct {
-	p  plan
-	a  []int8  // band rows of A
-	b  []int8  // all of B
-	c  []int32 // band rows of C (nil: leave the result on the device)
-	f  factors // zero value for a plain product
-	r0 int     // first row of the band
+	p      plan
+	a, b   []int8  // band rows of A, all of B: the plain product (nil: no C)
+	c      []int32 // band rows of C (nil: no C)
+	an, bn []int8  // band rows of A', all of B': the transcript (nil: none)
+	r0     int     // first row of the band
 
-	zpart []uint64
+	zpart []uint32
 
-	bufs                         []devPtr
-	dA, dB, dAp, dBp, dC, dZ     devPtr
-	dFL, dFR, dER, dEL, dCX, dCY devPtr
+	bufs                       []devPtr
+	dA, dB, dAn, dBn, dAp, dBp devPtr
+	dC, dZ                     devPtr
 }
 
 func (j *job) alloc(bytes int) (devPtr, error) {
@@ -339,63 +363,35 @@ func toDevice[T int8 | int32](dst devPtr, src []T) error {
 // upload allocates the band's buffers and copies its inputs to the device.
 func (j *job) upload() error {
 	p := j.p
-	var err error
-	allocs := []struct {
+	type buf struct {
 		dst   *devPtr
 		bytes int
-	}{
-		{&j.dA, p.m * p.k}, {&j.dB, p.k * p.n}, {&j.dAp, p.mp * p.kq}, {&j.dBp, p.np * p.kq}, {&j.dC, 4 * p.m * p.n},
+		src   []int8
+	}
+	bufs := []buf{{&j.dAp, p.mp * p.kq, nil}, {&j.dBp, p.np * p.kq, nil}}
+	if j.c != nil {
+		bufs = append(bufs, buf{&j.dA, p.m * p.k, j.a}, buf{&j.dB, p.k * p.n, j.b}, buf{&j.dC, 4 * p.m * p.n, nil})
 	}
 	if p.noised {
-		allocs = append(allocs, []struct {
-			dst   *devPtr
-			bytes int
-		}{
-			{&j.dZ, 8 * p.zWords()}, {&j.dFL, p.k * rankSlots}, {&j.dFR, rankSlots * p.n},
-			{&j.dER, rankSlots * p.k}, {&j.dEL, p.m * rankSlots}, {&j.dCX, 4 * p.m * rankSlots}, {&j.dCY, 4 * rankSlots * p.n},
-		}...)
+		bufs = append(bufs, buf{&j.dAn, p.m * p.k, j.an}, buf{&j.dBn, p.k * p.n, j.bn}, buf{&j.dZ, 4 * p.zWords(), nil})
 	}
-	for _, a := range allocs {
-		if *a.dst, err = j.alloc(a.bytes); err != nil {
+	for _, u := range bufs {
+		var err error
+		if *u.dst, err = j.alloc(u.bytes); err != nil {
 			return err
 		}
-	}
-	if err := toDevice(j.dA, j.a); err != nil {
-		return err
-	}
-	if err := toDevice(j.dB, j.b); err != nil {
-		return err
-	}
-	if p.noised {
-		for _, u := range []struct {
-			dst devPtr
-			src []int8
-		}{
-			{j.dFL, j.f.fl}, {j.dFR, j.f.fr}, {j.dER, j.f.er}, {j.dEL, j.f.el[j.r0*rankSlots : (j.r0+p.m)*rankSlots]},
-		} {
-			if err := toDevice(u.dst, u.src); err != nil {
-				return err
-			}
+		if err := toDevice(*u.dst, u.src); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// launch enqueues pack A, pack B and the product on the device's stream.
+// launch enqueues, on the device's stream (so in order), pack A', pack B' and
+// the transcript kernel, then pack A, pack B and the plain product. With no
+// noise (A' = A) one noised kernel also stores C.
 func (j *job) launch(d *device) error {
 	p := j.p
-	aug := 0
-	if p.noised {
-		aug = augK
-		for _, z := range []struct {
-			ptr   devPtr
-			words int
-		}{{j.dCX, p.m * rankSlots}, {j.dCY, rankSlots * p.n}, {j.dZ, 2 * p.zWords()}} {
-			if err := d.zero32(z.ptr, z.words); err != nil {
-				return err
-			}
-		}
-	}
 	packA, err := d.function("quern_pack_a")
 	if err != nil {
 		return err
@@ -405,30 +401,49 @@ func (j *job) launch(d *device) error {
 		return err
 	}
 	grid := func(items int) int { return (items + threads - 1) / threads }
-	if err := d.launchPackA(packA, grid(p.mp*p.segs), j.dA, p.m, p.k, j.dFL, j.dEL, j.dAp, p.mp, p.segs, aug, j.dCX); err != nil {
-		return fmt.Errorf("quern_pack_a: %w", err)
-	}
-	if err := d.launchPackB(packB, grid(p.np*p.segs), j.dB, p.k, p.n, j.dFL, j.dFR, j.dER, j.dBp, p.np, p.segs, aug, j.dCY); err != nil {
-		return fmt.Errorf("quern_pack_b: %w", err)
-	}
 	name, edge := "quern_gemm_dp4a_", dp4aEdge
 	if d.tensorCores {
 		name, edge = "quern_gemm_mma_", ctaEdge
 	}
+	gemm := func(kind string, a, b, c, z devPtr) error {
+		if err := d.launchPackA(packA, grid(p.mp*p.segs), a, p.m, p.k, j.dAp, p.mp, p.segs); err != nil {
+			return fmt.Errorf("quern_pack_a: %w", err)
+		}
+		if err := d.launchPackB(packB, grid(p.np*p.segs), b, p.k, p.n, j.dBp, p.np, p.segs); err != nil {
+			return fmt.Errorf("quern_pack_b: %w", err)
+		}
+		f, err := d.function(name + kind)
+		if err != nil {
+			return err
+		}
+		if err := d.launchGemm(f, p.np/edge, p.mp/edge, j.dAp, j.dBp, p.kq, p.m, p.n, c, p.width, p.spc, p.segs,
+			z, p.chunks, p.tilesN); err != nil {
+			return fmt.Errorf("%s%s: %w", name, kind, err)
+		}
+		return nil
+	}
+	plainDone := false
 	if p.noised {
-		name += "noised"
-	} else {
-		name += "plain"
+		var c devPtr
+		if j.c != nil && sameOperands(j.a, j.an) && sameOperands(j.b, j.bn) {
+			c, plainDone = j.dC, true
+		}
+		if err := d.zero32(j.dZ, p.zWords()); err != nil {
+			return err
+		}
+		if err := gemm("noised", j.dAn, j.dBn, c, j.dZ); err != nil {
+			return err
+		}
 	}
-	gemm, err := d.function(name)
-	if err != nil {
-		return err
-	}
-	if err := d.launchGemm(gemm, p.np/edge, p.mp/edge, j.dAp, j.dBp, p.kq, p.m, p.n, j.dC, p.width, p.spc, p.segs,
-		j.dZ, p.chunks, p.tilesN, j.dCX, j.dFR, j.dEL, j.dCY); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	if j.c != nil && !plainDone {
+		return gemm("plain", j.dA, j.dB, j.dC, 0)
 	}
 	return nil
+}
+
+// sameOperands reports whether x and y are the same slice (no noise).
+func sameOperands(x, y []int8) bool {
+	return len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
 }
 
 // download waits for the kernels and copies C and the transcript words back.
@@ -442,9 +457,11 @@ func (j *job) download(d *device) error {
 		}
 	}
 	if j.p.noised {
-		j.zpart = make([]uint64, j.p.zWords())
-		if err := copyFromDevice(unsafe.Pointer(&j.zpart[0]), j.dZ, 8*len(j.zpart)); err != nil {
-			return err
+		j.zpart = make([]uint32, j.p.zWords())
+		if len(j.zpart) > 0 {
+			if err := copyFromDevice(unsafe.Pointer(&j.zpart[0]), j.dZ, 4*len(j.zpart)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -91,9 +91,10 @@ func BenchmarkCUDA(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 				x, y := compute.RandomI8([32]byte{1}, n, n), compute.RandomI8([32]byte{2}, n, n)
 				g := compute.Geometry{Tile: 64, Chunk: 64}
-				j := &job{p: newPlan(n, n, n, kind == "noised", g), a: x.Data, b: y.Data}
+				j := &job{p: newPlan(n, n, n, kind == "noised", g), a: x.Data, b: y.Data, c: make([]int32, n*n)}
 				if kind == "noised" {
-					j.f = padFactors(compute.NewNoise([32]byte{3}, n, n, n, 8), n, n, n)
+					xn, yn := compute.NewNoise([32]byte{3}, n, n, n, g).NoisedOperands(x, y)
+					j.an, j.bn = xn.Data, yn.Data
 				}
 				err := d.do(func() error {
 					defer j.free()

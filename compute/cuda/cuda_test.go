@@ -83,7 +83,19 @@ func TestGoldenCUDA(t *testing.T) {
 			t.Errorf("%s: MatMul: %v", c.Name, err)
 		}
 		on := "GPU"
-		if !supported(g, c.Rank) {
+		var mu sync.Mutex
+		only := map[[2]int][32]byte{}
+		if !be.NoisedTranscript(x, y, nz, g, func(ti, tj int, d [32]byte) bool {
+			mu.Lock()
+			only[[2]int{ti, tj}] = d
+			mu.Unlock()
+			return true
+		}) {
+			t.Errorf("%s: NoisedTranscript incomplete", c.Name)
+		} else if err := equalDigests(only, digests); err != nil {
+			t.Errorf("%s: NoisedTranscript: %v", c.Name, err)
+		}
+		if !supported(g, nz) {
 			on = "CPU fallback"
 		}
 		t.Logf("%-12s %5d×%5d×%5d  ok (%s)", c.Name, c.M, c.K, c.N, on)
@@ -96,14 +108,14 @@ func TestRandomCUDA(t *testing.T) {
 	be := gpuOrSkip(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	shapes := append([]shape{
-		{512, 512, 512, 64, 8}, {1000, 777, 333, 64, 8}, {257, 1025, 513, 128, 8}, {3, 65536, 5, 64, 8},
-		{129, 4096, 1, 64, 8}, {1, 300, 1000, 64, 2},
+		{512, 512, 512, 64}, {1000, 777, 333, 64}, {257, 1025, 513, 128}, {3, 65536, 5, 64},
+		{129, 4096, 1, 64}, {1, 300, 1000, 256},
 	}, referenceShapes...)
 	for _, s := range shapes {
-		t.Run(fmt.Sprintf("%dx%dx%d_c%d_r%d", s.m, s.k, s.n, s.chunk, s.rank), func(t *testing.T) {
-			x, y := randomI8(rng, s.m, s.k), randomI8(rng, s.k, s.n)
-			nz := compute.NewNoise([32]byte{byte(s.m), byte(s.k), 9}, s.m, s.k, s.n, s.rank)
+		t.Run(fmt.Sprintf("%dx%dx%d_c%d", s.m, s.k, s.n, s.chunk), func(t *testing.T) {
+			x, y := randomI8(rng, s.m, s.k, compute.OperandMax), randomI8(rng, s.k, s.n, compute.OperandMax)
 			g := compute.Geometry{Tile: 64, Chunk: s.chunk}
+			nz := compute.NewNoise([32]byte{byte(s.m), byte(s.k), 9}, s.m, s.k, s.n, g)
 			wantC, wantD := portableDigests(x, y, nz, g)
 			gotC, gotD := collect(be, x, y, nz, g)
 			if err := equalI32(gotC, wantC); err != nil {
@@ -123,8 +135,9 @@ func TestRandomCUDA(t *testing.T) {
 func TestVisitStopsCUDA(t *testing.T) {
 	be := gpuOrSkip(t)
 	x, y := compute.RandomI8([32]byte{1}, 256, 256), compute.RandomI8([32]byte{2}, 256, 256)
-	nz := compute.NewNoise([32]byte{3}, 256, 256, 256, 8)
-	c, ok := be.NoisedMatMul(x, y, nz, compute.Geometry{Tile: 64, Chunk: 64}, func(int, int, [32]byte) bool { return false })
+	g := compute.Geometry{Tile: 64, Chunk: 64}
+	nz := compute.NewNoise([32]byte{3}, 256, 256, 256, g)
+	c, ok := be.NoisedMatMul(x, y, nz, g, func(int, int, [32]byte) bool { return false })
 	if ok || len(c.Data) != 0 {
 		t.Fatalf("complete %v with %d entries after the visitor stopped", ok, len(c.Data))
 	}
@@ -142,8 +155,8 @@ func BenchmarkCUDAEndToEnd(b *testing.B) {
 		for _, n := range []int{1024, 4096} {
 			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 				x, y := compute.RandomI8([32]byte{1}, n, n), compute.RandomI8([32]byte{2}, n, n)
-				nz := compute.NewNoise([32]byte{3}, n, n, n, 8)
 				g := compute.Geometry{Tile: 64, Chunk: 64}
+				nz := compute.NewNoise([32]byte{3}, n, n, n, g)
 				visit := func(int, int, [32]byte) bool { return true }
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {

@@ -179,21 +179,21 @@ static CUresult q_cuStreamSynchronize(CUstream s) { return p_cuStreamSynchronize
 
 // Kernel launches build their parameter arrays here, in C memory.
 static CUresult q_launch_pack_a(CUfunction f, unsigned grid, CUstream s, CUdeviceptr a, int m, int k,
-		CUdeviceptr fl, CUdeviceptr el, CUdeviceptr out, int rows, int segs, int aug, CUdeviceptr cx) {
-	void* p[] = {&a, &m, &k, &fl, &el, &out, &rows, &segs, &aug, &cx};
+		CUdeviceptr out, int rows, int segs) {
+	void* p[] = {&a, &m, &k, &out, &rows, &segs};
 	return p_cuLaunchKernel(f, grid, 1, 1, 256, 1, 1, 0, s, p, NULL);
 }
 
 static CUresult q_launch_pack_b(CUfunction f, unsigned grid, CUstream s, CUdeviceptr b, int k, int n,
-		CUdeviceptr fl, CUdeviceptr fr, CUdeviceptr er, CUdeviceptr out, int cols, int segs, int aug, CUdeviceptr cy) {
-	void* p[] = {&b, &k, &n, &fl, &fr, &er, &out, &cols, &segs, &aug, &cy};
+		CUdeviceptr out, int cols, int segs) {
+	void* p[] = {&b, &k, &n, &out, &cols, &segs};
 	return p_cuLaunchKernel(f, grid, 1, 1, 256, 1, 1, 0, s, p, NULL);
 }
 
 static CUresult q_launch_gemm(CUfunction f, unsigned gx, unsigned gy, unsigned threads, CUstream s,
 		CUdeviceptr ap, CUdeviceptr bp, int kq, int m, int n, CUdeviceptr c, int width, int spc, int segs,
-		CUdeviceptr zpart, int chunks, int tiles_n, CUdeviceptr cx, CUdeviceptr fr, CUdeviceptr el, CUdeviceptr cy) {
-	void* p[] = {&ap, &bp, &kq, &m, &n, &c, &width, &spc, &segs, &zpart, &chunks, &tiles_n, &cx, &fr, &el, &cy};
+		CUdeviceptr zpart, int chunks, int tiles_n) {
+	void* p[] = {&ap, &bp, &kq, &m, &n, &c, &width, &spc, &segs, &zpart, &chunks, &tiles_n};
 	return p_cuLaunchKernel(f, gx, gy, 1, threads, 1, 1, 0, s, p, NULL);
 }
 
@@ -546,18 +546,20 @@ func (d *device) zero32(p devPtr, words int) error {
 
 func (d *device) sync() error { return check("cuStreamSynchronize", C.q_cuStreamSynchronize(d.stream)) }
 
-func (d *device) launchPackA(f cuFunction, grid int, a devPtr, m, k int, fl, el, out devPtr, rows, segs, aug int, cx devPtr) error {
-	return check("cuLaunchKernel", C.q_launch_pack_a(f, C.uint(grid), d.stream, a, C.int(m), C.int(k), fl, el, out,
-		C.int(rows), C.int(segs), C.int(aug), cx))
+func (d *device) launchPackA(f cuFunction, grid int, a devPtr, m, k int, out devPtr, rows, segs int) error {
+	return check("cuLaunchKernel", C.q_launch_pack_a(f, C.uint(grid), d.stream, a, C.int(m), C.int(k), out,
+		C.int(rows), C.int(segs)))
 }
 
-func (d *device) launchPackB(f cuFunction, grid int, b devPtr, k, n int, fl, fr, er, out devPtr, cols, segs, aug int, cy devPtr) error {
-	return check("cuLaunchKernel", C.q_launch_pack_b(f, C.uint(grid), d.stream, b, C.int(k), C.int(n), fl, fr, er, out,
-		C.int(cols), C.int(segs), C.int(aug), cy))
+func (d *device) launchPackB(f cuFunction, grid int, b devPtr, k, n int, out devPtr, cols, segs int) error {
+	return check("cuLaunchKernel", C.q_launch_pack_b(f, C.uint(grid), d.stream, b, C.int(k), C.int(n), out,
+		C.int(cols), C.int(segs)))
 }
 
+// launchGemm runs one GEMM kernel; c = 0 skips the store of C (transcript
+// only) and zpart = 0 goes with the plain kernels, which never mix.
 func (d *device) launchGemm(f cuFunction, gx, gy int, ap, bp devPtr, kq, m, n int, c devPtr, width, spc, segs int,
-	zpart devPtr, chunks, tilesN int, cx, fr, el, cy devPtr) error {
+	zpart devPtr, chunks, tilesN int) error {
 	return check("cuLaunchKernel", C.q_launch_gemm(f, C.uint(gx), C.uint(gy), threads, d.stream, ap, bp, C.int(kq),
-		C.int(m), C.int(n), c, C.int(width), C.int(spc), C.int(segs), zpart, C.int(chunks), C.int(tilesN), cx, fr, el, cy))
+		C.int(m), C.int(n), c, C.int(width), C.int(spc), C.int(segs), zpart, C.int(chunks), C.int(tilesN)))
 }

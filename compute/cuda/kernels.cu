@@ -3,33 +3,30 @@
 // used beyond threadIdx/blockIdx/blockDim and __syncthreads: everything else
 // is inline PTX, so the source compiles the same with any NVRTC ≥ 11.
 //
+// Noise v2 (compute/noise.go): A' = A + E and B' = B + F are int8 and are
+// built on the host (Noise.NoisedOperands), so the noised product is a plain
+// int8 GEMM of A' and B'. The transcript of tile (I, J) mixes the cumulative
+// partial sums P'(t) after every chunk t of κ columns:
+//   z(t) = Σ_{ii,jj} (uint32(P'(t)[ii][jj]) ^ salt)² mod 2³²,
+//   salt = uint32(ii·b + jj + 1)·0x9E3779B1,
+// all in 32-bit arithmetic, so any reduction order gives the same word. The
+// kernels write the z words (two partial words per (tile, chunk), summed mod
+// 2³² by the host, which hashes them into tile digests with Keccak-256).
+// C = A·B is a second, plain GEMM of the unnoised operands.
+//
 // Data layout (built by quern_pack_a / quern_pack_b, mirrored in Go by the
-// reference in reference_test.go):
-//   K is cut into segments of SEG = 64 real columns. A noised product appends
-//   AUG = 32 correction columns to every segment s:
-//     A side, row i:    X0[q] X1[q] EL[i,q] 127·EL[i,q]          (q < 8)
-//     B side, column j: FR[q,j] 127·FR[q,j] Y0[q] Y1[q]
-//   with X_s = A_s·FL_s (M×r) and Y_s = ER_s·(B+F)_s (r×N) over the segment and
-//   X = X0 + 127·X1, Y = Y0 + 127·Y1 (floor digits, all int8). The dot product
-//   of the correction columns is X_s·FR + EL·Y_s, so after segment s the int32
-//   accumulator holds exactly
-//     Σ_{k<(s+1)·64} A·B + Σ_{c≤s} (X_c·FR + EL·Y_c) = Σ_{k<(s+1)·64} (A+E)(B+F),
-//   the noised partial sum P' that the transcript mixes: the tensor cores do
-//   the noise too, at 1.5× the MACs of the plain product. At the end
-//   C = P'(K) − CX·FR − EL·CY (CX = Σ_c X_c, CY = Σ_c Y_c) is the exact A·B.
-//   Packed operands are row-major M_p × kq (A) and N_p × kq (B transposed),
-//   M_p, N_p multiples of 128, zero padded: zeros change no sum.
+// reference in reference_test.go): K is cut into segments of SEG = 64
+// columns; packed operands are row-major M_p × kq (A) and N_p × kq (B
+// transposed), kq = segs·64, M_p, N_p multiples of 128, zero padded: zeros
+// change no sum.
 
 typedef signed char i8;
 typedef unsigned char u8;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-#define QR 8            // noise rank slots: rank ≤ 8, zero padded
-#define SEG 64          // real k per segment
-#define AUG 32          // correction columns per segment of a noised product
+#define SEG 64          // k per segment
 #define TILE 64         // transcript tile edge b (Geometry.Tile)
-#define DIGIT 127       // correction digit base: 127·(±1) is still int8
 #define MIXSTEP 0x9E3779B1u
 
 struct __attribute__((aligned(16))) q16 {
@@ -45,28 +42,17 @@ __device__ __forceinline__ void store16(q16* p, u32 x, u32 y, u32 z, u32 w) {
     *p = v;
 }
 
-__device__ __forceinline__ int floor_div_digit(int v) {
-    return v >= 0 ? v / DIGIT : -((-v + DIGIT - 1) / DIGIT);
-}
-
 __device__ __forceinline__ u32 pack4(int a, int b, int c, int d) {
     return (u32)(u8)a | ((u32)(u8)b << 8) | ((u32)(u8)c << 16) | ((u32)(u8)d << 24);
 }
 
-__device__ __forceinline__ void red_add(int* p, int v) {
-    asm volatile("red.global.add.s32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
-
-__device__ __forceinline__ u64 shfl_xor64(u64 v, int lanes) {
-    u32 lo = (u32)v, hi = (u32)(v >> 32);
-    asm volatile("shfl.sync.bfly.b32 %0, %0, %1, 0x1f, 0xffffffff;" : "+r"(lo) : "r"(lanes));
-    asm volatile("shfl.sync.bfly.b32 %0, %0, %1, 0x1f, 0xffffffff;" : "+r"(hi) : "r"(lanes));
-    return ((u64)hi << 32) | lo;
-}
-
-__device__ __forceinline__ u64 warp_sum64(u64 z) {
+__device__ __forceinline__ u32 warp_sum32(u32 z) {
 #pragma unroll
-    for (int lanes = 16; lanes > 0; lanes >>= 1) z += shfl_xor64(z, lanes);
+    for (int lanes = 16; lanes > 0; lanes >>= 1) {
+        u32 o;
+        asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(o) : "r"(z), "r"(lanes));
+        z += o;
+    }
     return z;
 }
 
@@ -75,19 +61,14 @@ __device__ __forceinline__ u32 salt(int ii, int jj) { return (u32)(ii * TILE + j
 
 // One segment of packed A: thread per (row, segment), consecutive threads on
 // consecutive segments of a row so the reads of A are contiguous.
-extern "C" __global__ void quern_pack_a(const i8* __restrict__ a, int m, int k, const i8* __restrict__ fl,
-                                        const i8* __restrict__ el, i8* __restrict__ out, int rows, int segs,
-                                        int aug, int* __restrict__ cx) {
+extern "C" __global__ void quern_pack_a(const i8* __restrict__ a, int m, int k, i8* __restrict__ out, int rows,
+                                        int segs) {
     long long id = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (long long)rows * segs) return;
     int s = (int)(id % segs), i = (int)(id / segs);
-    int width = SEG + aug;
-    q16* dst = (q16*)(out + ((size_t)i * segs + s) * width);
+    q16* dst = (q16*)(out + ((size_t)i * segs + s) * SEG);
     bool live = i < m;
     const i8* row = a + (size_t)i * k;
-    int x[QR];
-#pragma unroll
-    for (int q = 0; q < QR; q++) x[q] = 0;
 #pragma unroll 1
     for (int c = 0; c < SEG / 16; c++) {
         u32 w[4];
@@ -97,58 +78,23 @@ extern "C" __global__ void quern_pack_a(const i8* __restrict__ a, int m, int k, 
 #pragma unroll
             for (int bi = 0; bi < 4; bi++) {
                 int kk = s * SEG + c * 16 + wi * 4 + bi;
-                v[bi] = 0;
-                if (live && kk < k) {
-                    v[bi] = row[kk];
-                    if (aug) {
-#pragma unroll
-                        for (int q = 0; q < QR; q++) x[q] += v[bi] * (int)fl[(size_t)kk * QR + q];
-                    }
-                }
+                v[bi] = (live && kk < k) ? (int)row[kk] : 0;
             }
             w[wi] = pack4(v[0], v[1], v[2], v[3]);
         }
         store16(&dst[c], w[0], w[1], w[2], w[3]);
-    }
-    if (!aug) return;
-    int d[AUG];
-#pragma unroll
-    for (int q = 0; q < QR; q++) {
-        int hi = floor_div_digit(x[q]);
-        int e = live ? (int)el[(size_t)i * QR + q] : 0;
-        d[q] = x[q] - DIGIT * hi;
-        d[QR + q] = hi;
-        d[2 * QR + q] = e;
-        d[3 * QR + q] = DIGIT * e;
-    }
-    store16(&dst[SEG / 16], pack4(d[0], d[1], d[2], d[3]), pack4(d[4], d[5], d[6], d[7]),
-            pack4(d[8], d[9], d[10], d[11]), pack4(d[12], d[13], d[14], d[15]));
-    store16(&dst[SEG / 16 + 1], pack4(d[16], d[17], d[18], d[19]), pack4(d[20], d[21], d[22], d[23]),
-            pack4(d[24], d[25], d[26], d[27]), pack4(d[28], d[29], d[30], d[31]));
-    if (live) {
-#pragma unroll
-        for (int q = 0; q < QR; q++)
-            if (x[q] != 0) red_add(&cx[(size_t)i * QR + q], x[q]);
     }
 }
 
 // One segment of packed Bᵀ: thread per (column, segment), consecutive threads
 // on consecutive columns so the reads of B's rows coalesce.
-extern "C" __global__ void quern_pack_b(const i8* __restrict__ b, int k, int n, const i8* __restrict__ fl,
-                                        const i8* __restrict__ fr, const i8* __restrict__ er,
-                                        i8* __restrict__ out, int cols, int segs, int aug, int* __restrict__ cy) {
+extern "C" __global__ void quern_pack_b(const i8* __restrict__ b, int k, int n, i8* __restrict__ out, int cols,
+                                        int segs) {
     long long id = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (long long)cols * segs) return;
     int j = (int)(id % cols), s = (int)(id / cols);
-    int width = SEG + aug;
-    q16* dst = (q16*)(out + ((size_t)j * segs + s) * width);
+    q16* dst = (q16*)(out + ((size_t)j * segs + s) * SEG);
     bool live = j < n;
-    int f[QR], y[QR];
-#pragma unroll
-    for (int q = 0; q < QR; q++) {
-        f[q] = (aug && live) ? (int)fr[(size_t)q * n + j] : 0;
-        y[q] = 0;
-    }
 #pragma unroll 1
     for (int c = 0; c < SEG / 16; c++) {
         u32 w[4];
@@ -158,40 +104,11 @@ extern "C" __global__ void quern_pack_b(const i8* __restrict__ b, int k, int n, 
 #pragma unroll
             for (int bi = 0; bi < 4; bi++) {
                 int kk = s * SEG + c * 16 + wi * 4 + bi;
-                v[bi] = 0;
-                if (live && kk < k) {
-                    v[bi] = b[(size_t)kk * n + j];
-                    if (aug) {
-                        int bn = v[bi];  // B' = B + FL·FR
-#pragma unroll
-                        for (int p = 0; p < QR; p++) bn += (int)fl[(size_t)kk * QR + p] * f[p];
-#pragma unroll
-                        for (int q = 0; q < QR; q++) y[q] += (int)er[(size_t)q * k + kk] * bn;
-                    }
-                }
+                v[bi] = (live && kk < k) ? (int)b[(size_t)kk * n + j] : 0;
             }
             w[wi] = pack4(v[0], v[1], v[2], v[3]);
         }
         store16(&dst[c], w[0], w[1], w[2], w[3]);
-    }
-    if (!aug) return;
-    int d[AUG];
-#pragma unroll
-    for (int q = 0; q < QR; q++) {
-        int hi = floor_div_digit(y[q]);
-        d[q] = f[q];
-        d[QR + q] = DIGIT * f[q];
-        d[2 * QR + q] = y[q] - DIGIT * hi;
-        d[3 * QR + q] = hi;
-    }
-    store16(&dst[SEG / 16], pack4(d[0], d[1], d[2], d[3]), pack4(d[4], d[5], d[6], d[7]),
-            pack4(d[8], d[9], d[10], d[11]), pack4(d[12], d[13], d[14], d[15]));
-    store16(&dst[SEG / 16 + 1], pack4(d[16], d[17], d[18], d[19]), pack4(d[20], d[21], d[22], d[23]),
-            pack4(d[24], d[25], d[26], d[27]), pack4(d[28], d[29], d[30], d[31]));
-    if (live) {
-#pragma unroll
-        for (int q = 0; q < QR; q++)
-            if (y[q] != 0) red_add(&cy[(size_t)q * n + j], y[q]);
     }
 }
 
@@ -223,16 +140,6 @@ struct MixSchedule {
         return chunk++;
     }
 };
-
-// denoise returns C[i,j] = P'(K)[i,j] − Σ_q CX[i,q]·FR[q,j] − Σ_q EL[i,q]·CY[q,j].
-__device__ __forceinline__ int denoise(int v, int i, int j, int n, const int* __restrict__ cx,
-                                       const i8* __restrict__ fr, const i8* __restrict__ el,
-                                       const int* __restrict__ cy) {
-#pragma unroll
-    for (int q = 0; q < QR; q++)
-        v -= cx[(size_t)i * QR + q] * (int)fr[(size_t)q * n + j] + (int)el[(size_t)i * QR + q] * cy[(size_t)q * n + j];
-    return v;
-}
 
 #if __CUDA_ARCH__ >= 800
 // ---- sm_80+: mma.sync m16n8k32 s8·s8→s32, cp.async 4-stage pipeline ----
@@ -283,9 +190,7 @@ __device__ __forceinline__ int swz(int row, int half) { return row * BK + ((half
 template <bool NOISED>
 __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __restrict__ bp, int kq, int m,
                                          int n, int* __restrict__ c, int width, int spc, int segs,
-                                         u64* __restrict__ zpart, int chunks, int tiles_n,
-                                         const int* __restrict__ cx, const i8* __restrict__ fr,
-                                         const i8* __restrict__ el, const int* __restrict__ cy) {
+                                         u32* __restrict__ zpart, int chunks, int tiles_n) {
     __shared__ __attribute__((aligned(128))) u8 sa[STAGES][BM * BK];
     __shared__ __attribute__((aligned(128))) u8 sb[STAGES][BN * BK];
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -364,7 +269,7 @@ __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __
             int ti = (row0 + wm * 64) / TILE, tj = (col0 + (wn >> 1) * 64) / TILE;
             if (ti * TILE < m && tj * TILE < n) {  // warp-uniform
                 int g = lane >> 2, tg = lane & 3, jb = (wn & 1) * 32;
-                u64 z = 0;
+                u32 z = 0;
                 if ((ti + 1) * TILE <= m && (tj + 1) * TILE <= n) {
                     // Interior tile: salt = base + compile-time offset, then xor and a wide multiply-add.
                     u32 base = salt(g, jb + tg * 2);
@@ -376,7 +281,7 @@ __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __
                             for (int e = 0; e < 4; e++) {
                                 u32 off = (u32)(((mt * 16 + (e >> 1) * 8) * TILE + nt * 8 + (e & 1))) * MIXSTEP;
                                 u32 x = (u32)acc[mt][nt][e] ^ (base + off);
-                                z += (u64)x * x;
+                                z += x * x;
                             }
                 } else {
 #pragma unroll
@@ -387,15 +292,16 @@ __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __
                             for (int e = 0; e < 4; e++) {
                                 int ii = mt * 16 + (e >> 1) * 8 + g, jj = jb + nt * 8 + tg * 2 + (e & 1);
                                 u32 x = (u32)acc[mt][nt][e] ^ salt(ii, jj);
-                                if (ti * TILE + ii < m && tj * TILE + jj < n) z += (u64)x * x;
+                                if (ti * TILE + ii < m && tj * TILE + jj < n) z += x * x;
                             }
                 }
-                z = warp_sum64(z);
+                z = warp_sum32(z);
                 if (lane == 0) zpart[(((size_t)ti * tiles_n + tj) * chunks + chunk) * 2 + (wn & 1)] = z;
             }
         }
     }
     cp_async_wait<0>();
+    if (c == 0) return;  // transcript only
 
     int g = lane >> 2, tg = lane & 3;
 #pragma unroll
@@ -408,10 +314,6 @@ __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __
             for (int nt = 0; nt < 4; nt++) {
                 int j = col0 + wn * 32 + nt * 8 + tg * 2;
                 int v0 = acc[mt][nt][2 * h], v1 = acc[mt][nt][2 * h + 1];
-                if (NOISED) {
-                    if (j < n) v0 = denoise(v0, i, j, n, cx, fr, el, cy);
-                    if (j + 1 < n) v1 = denoise(v1, i, j + 1, n, cx, fr, el, cy);
-                }
                 int* dst = c + (size_t)i * n + j;
                 if (j + 1 < n && (n & 1) == 0) {
                     asm volatile("st.global.v2.s32 [%0], {%1, %2};" ::"l"(dst), "r"(v0), "r"(v1) : "memory");
@@ -425,9 +327,8 @@ __device__ __forceinline__ void gemm_mma(const i8* __restrict__ ap, const i8* __
 
 #define GEMM_PARAMS                                                                                          \
     const i8 *__restrict__ ap, const i8 *__restrict__ bp, int kq, int m, int n, int *__restrict__ c, int width, \
-        int spc, int segs, u64 *__restrict__ zpart, int chunks, int tiles_n, const int *__restrict__ cx,       \
-        const i8 *__restrict__ fr, const i8 *__restrict__ el, const int *__restrict__ cy
-#define GEMM_ARGS ap, bp, kq, m, n, c, width, spc, segs, zpart, chunks, tiles_n, cx, fr, el, cy
+        int spc, int segs, u32 *__restrict__ zpart, int chunks, int tiles_n
+#define GEMM_ARGS ap, bp, kq, m, n, c, width, spc, segs, zpart, chunks, tiles_n
 
 extern "C" __global__ void __launch_bounds__(THREADS, 2) quern_gemm_mma_plain(GEMM_PARAMS) {
     gemm_mma<false>(GEMM_ARGS);
@@ -454,11 +355,9 @@ __device__ __forceinline__ int dp4a(int a, int b, int c) {
 template <bool NOISED>
 __device__ __forceinline__ void gemm_dp4a(const i8* __restrict__ ap, const i8* __restrict__ bp, int kq, int m,
                                           int n, int* __restrict__ c, int width, int spc, int segs,
-                                          u64* __restrict__ zpart, int chunks, int tiles_n,
-                                          const int* __restrict__ cx, const i8* __restrict__ fr,
-                                          const i8* __restrict__ el, const int* __restrict__ cy) {
+                                          u32* __restrict__ zpart, int chunks, int tiles_n) {
     __shared__ int sa[DT][DK / 4 + 1], sb[DT][DK / 4 + 1];
-    __shared__ u64 red[DTHREADS / 32];
+    __shared__ u32 red[DTHREADS / 32];
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     int ti = blockIdx.y, tj = blockIdx.x;
     int row0 = ti * DT, col0 = tj * DT;
@@ -495,20 +394,20 @@ __device__ __forceinline__ void gemm_dp4a(const i8* __restrict__ ap, const i8* _
         __syncthreads();
         int chunk = NOISED ? sched.advance() : -1;
         if (NOISED && chunk >= 0 && row0 < m && col0 < n) {
-            u64 z = 0;
+            u32 z = 0;
 #pragma unroll
             for (int r = 0; r < 4; r++)
 #pragma unroll
                 for (int s = 0; s < 4; s++) {
                     int ii = ty + 16 * r, jj = tx + 16 * s;
                     u32 x = (u32)acc[r][s] ^ salt(ii, jj);
-                    if (row0 + ii < m && col0 + jj < n) z += (u64)x * x;
+                    if (row0 + ii < m && col0 + jj < n) z += x * x;
                 }
-            z = warp_sum64(z);
+            z = warp_sum32(z);
             if ((tid & 31) == 0) red[tid >> 5] = z;
             __syncthreads();
             if (tid == 0) {
-                u64 t = 0;
+                u32 t = 0;
 #pragma unroll
                 for (int w = 0; w < DTHREADS / 32; w++) t += red[w];
                 size_t at = (((size_t)ti * tiles_n + tj) * chunks + chunk) * 2;
@@ -517,6 +416,7 @@ __device__ __forceinline__ void gemm_dp4a(const i8* __restrict__ ap, const i8* _
             }
         }
     }
+    if (c == 0) return;  // transcript only
 #pragma unroll
     for (int r = 0; r < 4; r++)
 #pragma unroll
@@ -524,16 +424,14 @@ __device__ __forceinline__ void gemm_dp4a(const i8* __restrict__ ap, const i8* _
             int i = row0 + ty + 16 * r, j = col0 + tx + 16 * s;
             if (i >= m || j >= n) continue;
             int v = acc[r][s];
-            if (NOISED) v = denoise(v, i, j, n, cx, fr, el, cy);
             c[(size_t)i * n + j] = v;
         }
 }
 
 #define DP4A_PARAMS                                                                                          \
     const i8 *__restrict__ ap, const i8 *__restrict__ bp, int kq, int m, int n, int *__restrict__ c, int width, \
-        int spc, int segs, u64 *__restrict__ zpart, int chunks, int tiles_n, const int *__restrict__ cx,       \
-        const i8 *__restrict__ fr, const i8 *__restrict__ el, const int *__restrict__ cy
-#define DP4A_ARGS ap, bp, kq, m, n, c, width, spc, segs, zpart, chunks, tiles_n, cx, fr, el, cy
+        int spc, int segs, u32 *__restrict__ zpart, int chunks, int tiles_n
+#define DP4A_ARGS ap, bp, kq, m, n, c, width, spc, segs, zpart, chunks, tiles_n
 
 extern "C" __global__ void __launch_bounds__(DTHREADS) quern_gemm_dp4a_plain(DP4A_PARAMS) {
     gemm_dp4a<false>(DP4A_ARGS);

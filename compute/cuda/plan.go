@@ -15,29 +15,29 @@ var kernelSource string
 
 // Layout constants shared with kernels.cu (same names in capitals there).
 const (
-	rankSlots = 8   // QR: noise ranks up to 8, zero padded
-	segK      = 64  // SEG: real k columns per packed segment
-	augK      = 32  // AUG: correction columns per segment of a noised product
-	tileEdge  = 64  // TILE: the transcript tile b the kernels are built for
-	digitBase = 127 // DIGIT
-	ctaEdge   = 128 // BM = BN of the tensor-core kernel; packed rows and columns are padded to it
-	dp4aEdge  = 64  // the dp4a kernel's CTA edge
-	threads   = 256 // every kernel's block size
+	segK     = 64  // SEG: k columns per packed segment
+	tileEdge = 64  // TILE: the transcript tile b the kernels are built for
+	ctaEdge  = 128 // BM = BN of the tensor-core kernel; packed rows and columns are padded to it
+	dp4aEdge = 64  // the dp4a kernel's CTA edge
+	threads  = 256 // every kernel's block size
 )
 
-// supported reports whether the GPU kernels cover geometry g and noise rank r;
-// other products run on the CPU fallback (they are valid, just not the
-// genesis geometry the kernels are shaped for).
-func supported(g compute.Geometry, rank int) bool {
-	return g.Tile == tileEdge && g.Chunk > 0 && g.Chunk%segK == 0 && rank >= 0 && rank <= rankSlots
+// supported reports whether the GPU kernels cover geometry g with noise nz
+// (nil: no noise); other products run on the CPU fallback (they are valid,
+// just not the genesis geometry the kernels are shaped for).
+func supported(g compute.Geometry, nz *compute.Noise) bool {
+	if g.Tile != tileEdge || g.Chunk <= 0 || g.Chunk%segK != 0 {
+		return false
+	}
+	return nz == nil || (nz.Rank == g.Chunk && nz.Tile == g.Tile)
 }
 
 // plan is the packed layout of one band of rows of one product, the same for
 // every kernel that touches it.
 type plan struct {
 	m, k, n        int  // band rows, inner dimension, columns
-	noised         bool // correction columns and transcript
-	width          int  // packed k bytes per segment
+	noised         bool // transcript words
+	width          int  // packed k bytes per segment (segK)
 	segs           int  // ⌈K/64⌉ segments
 	spc            int  // segments per transcript chunk
 	chunks         int  // T = ⌈K/κ⌉
@@ -50,7 +50,6 @@ func newPlan(m, k, n int, noised bool, g compute.Geometry) plan {
 	p := plan{m: m, k: k, n: n, noised: noised, width: segK, spc: 1}
 	p.segs = (k + segK - 1) / segK
 	if noised {
-		p.width = segK + augK
 		p.spc = g.Chunk / segK
 		p.chunks = (k + g.Chunk - 1) / g.Chunk
 		p.tilesM, p.tilesN = g.Tiles(m, n)
@@ -65,47 +64,20 @@ func newPlan(m, k, n int, noised bool, g compute.Geometry) plan {
 // per (tile, chunk), one per warp half of the tile, summed by the host.
 func (p plan) zWords() int { return p.tilesM * p.tilesN * p.chunks * 2 }
 
-// digest is Keccak-256(z(1) ‖ … ‖ z(T)), each z big-endian (docs/protocol.md
-// §3), for band tile (ti, tj); z(t) is the wrapping sum of the two partials.
-func (p plan) digest(zpart []uint64, ti, tj int) [32]byte {
+// digest is Keccak-256(z(1) ‖ … ‖ z(T)), each z 4 bytes big-endian
+// (compute/noised.go), for band tile (ti, tj); z(t) is the sum mod 2³² of the
+// two partials.
+func (p plan) digest(zpart []uint32, ti, tj int) [32]byte {
 	h := keccak.NewLegacyKeccak256()
 	base := (ti*p.tilesN + tj) * p.chunks * 2
-	buf := make([]byte, 8*p.chunks)
+	buf := make([]byte, 4*p.chunks)
 	for t := 0; t < p.chunks; t++ {
-		binary.BigEndian.PutUint64(buf[8*t:], zpart[base+2*t]+zpart[base+2*t+1])
+		binary.BigEndian.PutUint32(buf[4*t:], zpart[base+2*t]+zpart[base+2*t+1])
 	}
 	h.Write(buf)
 	var d [32]byte
 	h.Sum(d[:0])
 	return d
-}
-
-// factors are the noise factors widened to rankSlots (zero columns and rows
-// beyond the rank change no product): EL M×8, ER 8×K, FL K×8, FR 8×N.
-type factors struct {
-	el, er, fl, fr []int8
-}
-
-func padFactors(nz *compute.Noise, m, k, n int) factors {
-	r := nz.Rank
-	if r == rankSlots {
-		return factors{el: nz.EL, er: nz.ER, fl: nz.FL, fr: nz.FR}
-	}
-	f := factors{
-		el: make([]int8, m*rankSlots), er: make([]int8, rankSlots*k),
-		fl: make([]int8, k*rankSlots), fr: make([]int8, rankSlots*n),
-	}
-	for q := 0; q < r; q++ {
-		for i := 0; i < m; i++ {
-			f.el[i*rankSlots+q] = nz.EL[i*r+q]
-		}
-		copy(f.er[q*k:(q+1)*k], nz.ER[q*k:(q+1)*k])
-		for kk := 0; kk < k; kk++ {
-			f.fl[kk*rankSlots+q] = nz.FL[kk*r+q]
-		}
-		copy(f.fr[q*n:(q+1)*n], nz.FR[q*n:(q+1)*n])
-	}
-	return f
 }
 
 // productOK reports whether a·b is well formed; malformed calls go to the CPU
@@ -115,13 +87,9 @@ func productOK(a, b compute.I8) bool {
 		len(b.Data) == b.Rows*b.Cols && a.Cols == b.Rows && a.Cols <= compute.MaxK
 }
 
-// noiseOK reports whether nz fits an M×K by K×N product.
+// noiseOK reports whether nz (nil: no noise) fits an M×K by K×N product.
 func noiseOK(nz *compute.Noise, m, k, n int) bool {
-	if nz == nil || nz.Rank < 0 {
-		return false
-	}
-	r := nz.Rank
-	return len(nz.EL) == m*r && len(nz.ER) == r*k && len(nz.FL) == k*r && len(nz.FR) == r*n
+	return nz == nil || (nz.M == m && nz.K == k && nz.N == n)
 }
 
 // bands splits the tile rows of an M-row product evenly over count devices;

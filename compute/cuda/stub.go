@@ -46,3 +46,7 @@ func (*Backend) NoisedMatMul(a, b compute.I8, nz *compute.Noise, g compute.Geome
 func (*Backend) TileDigest(a, b compute.I8, nz *compute.Noise, g compute.Geometry, ti, tj int) [32]byte {
 	return compute.Portable().TileDigest(a, b, nz, g, ti, tj)
 }
+
+func (*Backend) NoisedTranscript(a, b compute.I8, nz *compute.Noise, g compute.Geometry, visit compute.TileVisitor) bool {
+	return compute.NoisedTranscript(compute.Portable(), a, b, nz, g, visit)
+}

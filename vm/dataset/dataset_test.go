@@ -116,8 +116,8 @@ func TestQuantScales(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// (2500 − 2000)/1000·127 = 63.5 → 64, half away from zero; likewise 0.0025.
-	want := []int8{-127, -127, 0, 0, 127, 127, 64, 64}
+	// (2500 − 2000)/1000·112 = 56; likewise 0.0025.
+	want := []int8{-112, -112, 0, 0, 112, 112, 56, 56}
 	for i, b := range x {
 		if int8(b) != want[i] {
 			t.Fatalf("x[%d] = %d, want %d (all %v)", i, int8(b), want[i], x)
@@ -135,12 +135,12 @@ func TestQuantRule(t *testing.T) {
 		want []int8
 	}{
 		{[]float64{0, 5, 127}, []int8{0, 0, 0}},
-		{[]float64{1, 5, 254}, []int8{127, 0, 127}},
-		{[]float64{-1, -1e9, 0}, []int8{-127, 0, -127}},     // a constant feature is 0 whatever comes
-		{[]float64{3, 6, -1000}, []int8{127, 0, -127}},      // clip above and below
-		{[]float64{-0.5, 5, 127.5}, []int8{-64, 0, 1}},      // −63.5 → −64, 0.5 → 1: half away from zero
-		{[]float64{1.0 / 127, 5, 128.49}, []int8{1, 0, 1}},  // 1, 1.49 → 1
-		{[]float64{-1e300, 5, 1e300}, []int8{-127, 0, 127}}, // far outside still clips
+		{[]float64{1, 5, 254}, []int8{112, 0, 112}},
+		{[]float64{-1, -1e9, 0}, []int8{-112, 0, -112}},               // a constant feature is 0 whatever comes
+		{[]float64{3, 6, -1000}, []int8{112, 0, -112}},                // clip above and below
+		{[]float64{-0.5669642857142857, 5, 127.5}, []int8{-64, 0, 0}}, // −63.5 → −64: half away from zero; 0.44 → 0
+		{[]float64{0.004464285714285714, 5, 128.49}, []int8{1, 0, 1}}, // 0.5 → 1, 1.31 → 1
+		{[]float64{-1e300, 5, 1e300}, []int8{-112, 0, 112}},           // far outside still clips
 	} {
 		if got := q.Apply(tc.x); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Apply(%v) = %v, want %v", tc.x, got, tc.want)

@@ -8,10 +8,11 @@
 // each feature j, lo_j and hi_j are its min and max over the training table,
 // mid = (hi+lo)/2 and half = (hi−lo)/2, and
 //
-//	x_q = clip(round((x − mid) / half · 127), −127, 127)
+//	x_q = clip(round((x − mid) / half · 112), −112, 112)
 //
 // with round half away from zero (math.Round), evaluated in float64 in that
 // order. A constant feature (half = 0) quantises to 0. Each column gets its
 // own lo and hi, so columns whose scales differ by 1000× lose nothing to one
-// another; values outside [lo, hi] seen at evaluation clip to ±127.
+// another; values outside [lo, hi] seen at evaluation clip to ±112 (vm.OperandMax:
+// job operands plus the protocol's noise must fit int8).
 package dataset

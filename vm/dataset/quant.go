@@ -9,7 +9,7 @@ import (
 )
 
 // Quant is the per-feature scale of the quantisation rule (see the package
-// doc): feature j maps [Lo[j], Hi[j]] onto [−vm.OperandMax, vm.OperandMax] = [−127, 127].
+// doc): feature j maps [Lo[j], Hi[j]] onto [−vm.OperandMax, vm.OperandMax] = [−112, 112].
 type Quant struct {
 	Lo []float64 `json:"lo"`
 	Hi []float64 `json:"hi"`
