@@ -38,6 +38,7 @@ const (
 	ErrTooManyItems
 	ErrBadTxKind     // a transaction kind this version does not know
 	ErrBlockTooLarge // RLP encoding over maxBlockBytes: gossip and sync could not carry it
+	ErrBadEthTx      // an Ethereum tx that is not a plain transfer quern can run (docs/protocol.md §13)
 )
 
 var ruleNames = map[RuleCode]string{
@@ -47,7 +48,7 @@ var ruleNames = map[RuleCode]string{
 	ErrBadNonce: "bad nonce", ErrInsufficientBalance: "insufficient balance", ErrFeeTooLow: "fee too low",
 	ErrBadJob: "bad job", ErrBadResult: "bad job result", ErrDuplicateResult: "duplicate job result",
 	ErrJobNotPending: "job not pending", ErrTooManyItems: "too many items", ErrBadTxKind: "unknown tx kind",
-	ErrBlockTooLarge: "block too large",
+	ErrBlockTooLarge: "block too large", ErrBadEthTx: "bad ethereum tx",
 }
 
 func (c RuleCode) String() string {

@@ -54,7 +54,8 @@ func jobBaseFee(p *types.Params, d uint64, j *Job, progLen int) *uint256.Int {
 //  2. results, in body order: pending job, once per block, right shape,
 //     engine.VerifyResult; the base fee is burned, the rest goes to coinbase;
 //  3. transactions, in body order (signature, chain id, nonce, kind, fees,
-//     balance; a job tx escrows its fee and records a pending job);
+//     balance; a job tx escrows its fee and records a pending job; an
+//     Ethereum transfer pays types.EthFee, CheckEthTx);
 //  4. coinbase gets subsidy + transfer fees + job miner fees, and the same
 //     total is added to its recorded miner reward.
 //
@@ -332,6 +333,20 @@ func (bp *blockProcessor) applyTx(tx *types.Tx) error {
 	case types.TxTransfer:
 		if fee.Lt(bp.p.MinTxFee) {
 			return ruleErr(ErrFeeTooLow, nil, "fee %s below the floor %s", fee, bp.p.MinTxFee)
+		}
+		cost, overflow := new(uint256.Int).AddOverflow(value, fee)
+		if overflow || acc.Balance.Lt(cost) {
+			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, needs %s + %s", from, acc.Balance, value, fee)
+		}
+		bp.st.debit(from, cost)
+		bp.st.credit(tx.To, value)
+		bp.fees.Add(bp.fees, fee)
+	case types.TxEth:
+		// An Ethereum transfer (§13): its fee is 21000 × its effective gas
+		// price, charged whatever its gas limit, and goes to the miner.
+		fee, err := CheckEthTx(bp.p, tx)
+		if err != nil {
+			return err
 		}
 		cost, overflow := new(uint256.Int).AddOverflow(value, fee)
 		if overflow || acc.Balance.Lt(cost) {

@@ -213,7 +213,7 @@ func (p *TxPool) Add(tx *types.Tx) error {
 	if err != nil {
 		return fmt.Errorf("txpool: encode tx: %w", err)
 	}
-	hash := crypto.Keccak256Hash(enc) // = tx.Hash()
+	hash := encodedTxHash(tx, enc) // = tx.Hash()
 	p.mu.Lock()
 	head, known := p.head, p.all[hash] != nil
 	p.mu.Unlock()
@@ -243,7 +243,7 @@ func (p *TxPool) prepare(tx *types.Tx, enc []byte, head *types.Block) (*poolTx, 
 	if limit := params.MaxTxBytes(); uint64(len(enc)) > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the cap is %d", ErrTxTooLarge, len(enc), limit)
 	}
-	hash := crypto.Keccak256Hash(enc)
+	hash := encodedTxHash(tx, enc)
 	from, err := tx.Sender()
 	if err != nil {
 		return nil, ruleErr(ErrBadSignature, err, "tx %s", hash)
@@ -261,6 +261,16 @@ func (p *TxPool) prepare(tx *types.Tx, enc []byte, head *types.Block) (*poolTx, 
 		if err := p.checkJob(tx, head); err != nil {
 			return nil, err
 		}
+	case types.TxEth:
+		// The fee the chain charges, not the most it could pay: it orders,
+		// replaces and is counted against the balance.
+		var err error
+		if fee, err = CheckEthTx(params, tx); err != nil {
+			if RuleCodeOf(err) == ErrFeeTooLow {
+				return nil, fmt.Errorf("%w: %v", ErrUnderpriced, err)
+			}
+			return nil, err
+		}
 	default:
 		return nil, ruleErr(ErrBadTxKind, types.ErrTxKind, "kind %d", tx.Kind)
 	}
@@ -269,6 +279,15 @@ func (p *TxPool) prepare(tx *types.Tx, enc []byte, head *types.Block) (*poolTx, 
 		return nil, fmt.Errorf("%w: value + fee overflows", ErrInsufficientFunds)
 	}
 	return &poolTx{tx: tx, hash: hash, from: from, nonce: tx.Nonce, fee: fee, cost: cost, size: len(enc)}, nil
+}
+
+// encodedTxHash is tx.Hash() from its encoding enc: Keccak256(enc), but an
+// Ethereum tx's hash is that of its raw bytes.
+func encodedTxHash(tx *types.Tx, enc []byte) common.Hash {
+	if tx.Kind == types.TxEth {
+		return tx.Hash()
+	}
+	return crypto.Keccak256Hash(enc)
 }
 
 // checkJob applies the job rules of head's child; a fee below the base fee

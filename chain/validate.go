@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
+	ethtypes "github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/consensus"
 	"github.com/quern-chain/quern/vm"
@@ -124,4 +126,57 @@ func (ws *workSource) PendingJobProgram(id common.Hash) (*vm.Program, error) {
 		return nil, fmt.Errorf("job %s: stored program: %w", id, err)
 	}
 	return prog, nil
+}
+
+// CheckEthTx runs the stateless rules of a TxEth (docs/protocol.md §13) and
+// returns the fee it pays (types.EthFee): a legacy EIP-155 or an EIP-1559
+// transaction signed for this chain, a plain transfer (a recipient, no data,
+// no access list), gas limit at least 21000, tip not above the fee cap, an
+// effective gas price at least the base fee (so the fee is at least
+// minTxFee), and envelope fields that are the raw tx's.
+func CheckEthTx(p *types.Params, tx *types.Tx) (*uint256.Int, error) {
+	etx, err := tx.EthTx()
+	if err != nil {
+		return nil, ruleErr(ErrBadEthTx, err, "raw bytes")
+	}
+	switch etx.Type() {
+	case ethtypes.LegacyTxType, ethtypes.DynamicFeeTxType:
+	default:
+		return nil, ruleErr(ErrBadEthTx, nil, "type %d: quern takes legacy (EIP-155) and EIP-1559 (type 2) transfers", etx.Type())
+	}
+	if !etx.Protected() {
+		return nil, ruleErr(ErrBadEthTx, nil, "not replay-protected: sign with chain id %d (EIP-155)", p.ChainID)
+	}
+	if cid := etx.ChainId(); !cid.IsUint64() || cid.Uint64() != p.ChainID {
+		return nil, ruleErr(ErrBadChainID, nil, "ethereum tx for chain id %s, this chain is %d", cid, p.ChainID)
+	}
+	if etx.To() == nil {
+		return nil, ruleErr(ErrBadEthTx, nil, "contract creation: quern runs no contracts, only plain transfers (set to)")
+	}
+	if len(etx.Data()) != 0 {
+		return nil, ruleErr(ErrBadEthTx, nil, "%d bytes of data: quern runs no contracts, only plain transfers (empty data)", len(etx.Data()))
+	}
+	if len(etx.AccessList()) != 0 {
+		return nil, ruleErr(ErrBadEthTx, nil, "an access list: a plain transfer carries none")
+	}
+	if etx.Gas() < types.EthTransferGas {
+		return nil, ruleErr(ErrBadEthTx, nil, "gas limit %d below the %d a transfer uses", etx.Gas(), types.EthTransferGas)
+	}
+	if etx.GasTipCap().Cmp(etx.GasFeeCap()) > 0 {
+		return nil, ruleErr(ErrBadEthTx, nil, "maxPriorityFeePerGas %s above maxFeePerGas %s", etx.GasTipCap(), etx.GasFeeCap())
+	}
+	base := types.EthBaseFee(p)
+	if price := types.EthGasPrice(p, etx); price.Lt(base) {
+		return nil, ruleErr(ErrFeeTooLow, nil, "gas price %s below the base fee %s wei per gas (eth_gasPrice)", price, base)
+	}
+	value, overflow := uint256.FromBig(etx.Value())
+	if tx.ChainID != etx.ChainId().Uint64() || tx.Nonce != etx.Nonce() || tx.To != *etx.To() || overflow ||
+		!orZero(tx.Value).Eq(value) || tx.Expiry != 0 || len(tx.Sig) != 0 {
+		return nil, ruleErr(ErrBadEthTx, nil, "envelope fields disagree with the raw tx")
+	}
+	fee := types.EthFee(p, etx)
+	if fee.Lt(p.MinTxFee) { // unreachable with the base fee above; the floor is the rule
+		return nil, ruleErr(ErrFeeTooLow, nil, "fee %s below the floor %s", fee, p.MinTxFee)
+	}
+	return fee, nil
 }

@@ -128,6 +128,9 @@ func startRPC(cfg *Config, p *types.Params, api *API, log *slog.Logger) (*rpcSer
 	if err := srv.RegisterName("quern", api); err != nil {
 		return nil, fmt.Errorf("register rpc api: %w", err)
 	}
+	if err := registerEthAPIs(srv, api); err != nil { // eth, net, web3 (api_eth.go)
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.RPCAddr)
 	if err != nil {
 		srv.Stop()

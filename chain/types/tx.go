@@ -16,6 +16,7 @@ import (
 const (
 	TxTransfer uint8 = 0 // move Value to To, pay Fee to the miner
 	TxJob      uint8 = 1 // escrow Fee for the job Program until Expiry
+	// TxEth (= 2, ethtx.go): a signed Ethereum transfer, raw in Program.
 )
 
 // Tx is a signed transaction. For a transfer, Fee is the miner's tip (at
@@ -37,6 +38,8 @@ type Tx struct {
 	// was recovered from, so a tx changed after the call is recovered afresh.
 	// rlp skips unexported fields; the atomic makes a Tx uncopyable (go vet).
 	sender atomic.Pointer[senderCache]
+	// eth caches a TxEth's decoded Ethereum transaction (ethtx.go).
+	eth atomic.Pointer[ethCache]
 }
 
 // senderCache is one recovered sender and what it was recovered from.
@@ -70,7 +73,13 @@ func (tx *Tx) SigningHash() common.Hash {
 }
 
 // Hash is Keccak256(rlp(tx)); a job's id is the hash of its transaction.
-func (tx *Tx) Hash() common.Hash { return rlpHash(tx) }
+// A TxEth's hash is its Ethereum hash, Keccak256(raw).
+func (tx *Tx) Hash() common.Hash {
+	if tx.Kind == TxEth {
+		return crypto.Keccak256Hash(tx.Program)
+	}
+	return rlpHash(tx)
+}
 
 // Sign fills tx.Sig with key's signature over SigningHash.
 func (tx *Tx) Sign(key *ecdsa.PrivateKey) error {
@@ -87,6 +96,9 @@ func (tx *Tx) Sign(key *ecdsa.PrivateKey) error {
 // call costs the signing hash (which keys the cache) but no key recovery, the
 // bulk of the work for a transfer.
 func (tx *Tx) Sender() (common.Address, error) {
+	if tx.Kind == TxEth {
+		return tx.ethSender()
+	}
 	if len(tx.Sig) != crypto.SignatureLength {
 		return common.Address{}, ErrInvalidSig
 	}
