@@ -8,8 +8,14 @@ PKGS    := ./...
 
 all: build
 
+# The version and git commit that `quern version` prints (without them it
+# falls back to the module's build info).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GITCOMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.gitCommit=$(GITCOMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/quern
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/quern
 
 # The default suite: unit tests, real badger/libp2p, and end-to-end runs of the
 # built binary on 127.0.0.1. Long soaks sit behind -quern.long (make soak).

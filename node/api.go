@@ -32,6 +32,8 @@ type API struct {
 	answers *answerBudget
 	// specs holds training jobs' shapes (their specs without data).
 	specs *lru.Cache[common.Hash, *vm.TrainSpec]
+	// mined counts canonical blocks by coinbase (api_rewards.go).
+	mined minedCounter
 }
 
 // rpcBlockCacheSize answers are kept; a 1000-tx answer is about 250 KB.
@@ -367,7 +369,7 @@ func (api *API) NodeInfo() RPCNodeInfo {
 
 // MinerRewards is what addr has earned as coinbase: subsidies plus fees.
 func (api *API) MinerRewards(addr common.Address) RPCRewards {
-	return RPCRewards{Address: addr, Total: dec(api.n.chain.State().MinerReward(addr))}
+	return RPCRewards{Address: addr, Total: dec(api.n.chain.State().MinerReward(addr)), Blocks: api.minedBlocks(addr)}
 }
 
 // JobBaseFee is the least fee (wei, decimal) a job of work MACs taking bytes

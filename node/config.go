@@ -18,7 +18,10 @@ const (
 	DefaultRPCAddr   = "127.0.0.1:8545"
 	DefaultRPCVHosts = "localhost" // comma list, as --rpc.vhosts takes it
 	DefaultP2PListen = "/ip4/0.0.0.0/tcp/30333"
-	DefaultLogLevel  = "info"
+	// DevP2PListen is the default with --dev: loopback only, so a devnet
+	// is not reachable from (or advertised to) other machines.
+	DevP2PListen    = "/ip4/127.0.0.1/tcp/30333"
+	DefaultLogLevel = "info"
 )
 
 // ErrNoNetwork is returned when neither --dev nor --genesis picks a chain.
@@ -62,8 +65,7 @@ func DefaultConfig() Config {
 		RPCAddr:   DefaultRPCAddr,
 		RPCVHosts: strings.Split(DefaultRPCVHosts, ","),
 		RPCLimits: DefaultRPCLimits(),
-		P2PListen: []string{DefaultP2PListen},
-		LogLevel:  DefaultLogLevel,
+		LogLevel:  DefaultLogLevel, // P2PListen: empty, check picks DefaultP2PListen or DevP2PListen
 		Compute:   DefaultCompute,
 	}
 }
@@ -91,6 +93,14 @@ func ParseLogLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("unknown log level %q: use debug, info, warn or error", s)
 }
 
+// Effective validates cfg and fills in the defaults that depend on other
+// settings (the p2p listen address with --dev): the configuration a node
+// built from cfg runs with, as `quern dumpconfig` prints it.
+func (cfg Config) Effective() (Config, error) {
+	_, err := cfg.check()
+	return cfg, err
+}
+
 // check validates cfg and fills in defaults; it returns the coinbase when
 // mining (zero otherwise).
 func (cfg *Config) check() (common.Address, error) {
@@ -108,6 +118,9 @@ func (cfg *Config) check() (common.Address, error) {
 	}
 	if len(cfg.P2PListen) == 0 {
 		cfg.P2PListen = []string{DefaultP2PListen}
+		if cfg.Dev {
+			cfg.P2PListen = []string{DevP2PListen}
+		}
 	}
 	for _, h := range cfg.RPCVHosts {
 		if h == "" || strings.ContainsAny(h, "/:") {

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -119,4 +120,34 @@ func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+// WriteConfigFile writes cfg as the TOML that ApplyConfigFile reads (every
+// setting a file can hold, so that the file alone reproduces cfg).
+func WriteConfigFile(w io.Writer, cfg Config) error {
+	var f fileConfig
+	f.DataDir, f.Dev, f.Mine, f.Compute = &cfg.DataDir, &cfg.Dev, &cfg.Mine, &cfg.Compute
+	if cfg.GenesisFile != "" {
+		f.Genesis = &cfg.GenesisFile
+	}
+	if cfg.MinerAddress != "" {
+		f.Miner.Address = &cfg.MinerAddress
+	}
+	f.RPC.Addr = &cfg.RPCAddr
+	f.RPC.VHosts = orEmpty(cfg.RPCVHosts)
+	f.RPC.CorsDomain = orEmpty(cfg.RPCCorsDomains)
+	f.P2P.Listen = orEmpty(cfg.P2PListen)
+	f.P2P.Bootnodes = orEmpty(cfg.Bootnodes)
+	f.P2P.MDNS = &cfg.MDNS
+	f.Log.Level = &cfg.LogLevel
+	return toml.NewEncoder(w).Encode(f)
+}
+
+// orEmpty makes a nil list an empty one, which TOML writes as [] (a nil one
+// it leaves out, and the reader would keep the default).
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -17,8 +17,12 @@ import (
 	"github.com/quern-chain/quern/vm"
 )
 
-// hashrateEvery is how often the miner logs its throughput.
-const hashrateEvery = 30 * time.Second
+// hashrateEvery is how often the miner logs its throughput; gmacsEvery how
+// often it samples it for the GMAC/s gauge.
+const (
+	hashrateEvery = 30 * time.Second
+	gmacsEvery    = 5 * time.Second
+)
 
 // retryDelay is how long the miner waits before trying the same head again
 // after a round ended without a new head (insert failed, syncing, error).
@@ -42,6 +46,11 @@ type Miner struct {
 	log      *slog.Logger
 
 	macs atomic.Uint64 // multiply-accumulates computed, for the hashrate log
+	// jobMACs of macs were for paid jobs (the rest synthetic); found is the
+	// blocks this miner sealed that its chain accepted.
+	jobMACs atomic.Uint64
+	found   atomic.Uint64
+	metrics *metrics // nil: none (set by the node before Start)
 
 	mu       sync.Mutex
 	results  map[common.Hash]*types.JobResult // job id → exact product, while the job is pending
@@ -99,6 +108,43 @@ func (m *Miner) Stop() error {
 // MACs is the number of multiply-accumulates computed so far.
 func (m *Miner) MACs() uint64 { return m.macs.Load() }
 
+// BlocksFound is the number of blocks this miner sealed and its chain accepted.
+func (m *Miner) BlocksFound() uint64 { return m.found.Load() }
+
+// addWork counts macs computed (tiles: the tickets they made, 0 when not
+// counted) for a paid job or a synthetic puzzle.
+func (m *Miner) addWork(macs, tiles uint64, job bool) {
+	m.macs.Add(macs)
+	if job {
+		m.jobMACs.Add(macs)
+	}
+	m.metrics.minerWork(macs, tiles, job)
+}
+
+// usefulShare is the share of the MACs computed so far that were paid jobs.
+func (m *Miner) usefulShare() float64 {
+	all := m.macs.Load()
+	if all == 0 {
+		return 0
+	}
+	return float64(m.jobMACs.Load()) / float64(all)
+}
+
+// minerSummary is the miner's periodic log line: throughput with its unit,
+// blocks found, QRN earned and the share of useful (paid job) work.
+func minerSummary(gmacs float64, found uint64, earnedQRN, useful float64) string {
+	return fmt.Sprintf("miner: %.3f GMAC/s, %d blocks found, %.4f QRN earned, %.1f%% useful work", gmacs, found, earnedQRN, 100*useful)
+}
+
+// jobTiles is the number of output tiles (tickets) of a rows×cols product.
+func jobTiles(p *types.Params, rows, cols uint32) uint64 {
+	b := uint64(p.TileSize)
+	if b == 0 {
+		return 0
+	}
+	return ((uint64(rows) + b - 1) / b) * ((uint64(cols) + b - 1) / b)
+}
+
 func (m *Miner) loop() {
 	defer close(m.done)
 
@@ -148,7 +194,10 @@ func (m *Miner) loop() {
 
 	ticker := time.NewTicker(hashrateEvery)
 	defer ticker.Stop()
+	sample := time.NewTicker(gmacsEvery)
+	defer sample.Stop()
 	lastMACs, lastTick := m.macs.Load(), time.Now()
+	sampleMACs, sampleTick := lastMACs, lastTick
 
 	startRound(m.chain.CurrentBlock())
 	for {
@@ -170,11 +219,17 @@ func (m *Miner) loop() {
 		case <-retry:
 			stopRound()
 			startRound(m.chain.CurrentBlock())
+		case now := <-sample.C:
+			macs := m.macs.Load()
+			m.metrics.setGMACs(float64(macs-sampleMACs) / now.Sub(sampleTick).Seconds() / 1e9)
+			sampleMACs, sampleTick = macs, now
 		case now := <-ticker.C:
 			macs := m.macs.Load()
 			secs := now.Sub(lastTick).Seconds()
-			m.log.Info("miner hashrate", "gmacs", fmt.Sprintf("%.3f", float64(macs-lastMACs)/secs/1e9),
-				"head", m.chain.CurrentBlock().Number())
+			gmacs := float64(macs-lastMACs) / secs / 1e9
+			earned := weiToQRN(m.chain.State().MinerReward(m.coinbase).ToBig())
+			m.log.Info(minerSummary(gmacs, m.found.Load(), earned, m.usefulShare()),
+				"gmacs", fmt.Sprintf("%.3f", gmacs), "head", m.chain.CurrentBlock().Number())
 			lastMACs, lastTick = macs, now
 		}
 	}
@@ -239,10 +294,11 @@ func (m *Miner) mineOn(ctx context.Context, parent *types.Block) {
 		}
 		nonce++
 		if seal == nil {
-			m.macs.Add(synthMACs)
+			m.addWork(synthMACs, jobTiles(p, p.SyntheticDim, p.SyntheticDim), false)
 			continue
 		}
-		m.macs.Add(tilesUpTo(p, seal, synthMACs))
+		done := tilesUpTo(p, seal, synthMACs)
+		m.addWork(done, done/max(1, uint64(p.TileSize)*uint64(p.TileSize)*uint64(p.SyntheticDim)), false)
 		m.seal(ctx, parent, d, seal, started)
 		return
 	}
@@ -318,7 +374,7 @@ func (m *Miner) computeJob(ctx context.Context, parent *types.Block, d, nonce ui
 	if err != nil {
 		return nil, err
 	}
-	m.macs.Add(j.Work)
+	m.addWork(j.Work, jobTiles(m.chain.Params(), uint32(prod.Rows), uint32(prod.Cols)), true)
 	r := &types.JobResult{JobID: j.ID, Rows: uint32(prod.Rows), Cols: uint32(prod.Cols), Data: vm.EncodeResult(prod)}
 	m.mu.Lock()
 	m.results[j.ID] = r
@@ -426,10 +482,14 @@ func (m *Miner) seal(ctx context.Context, parent *types.Block, d uint64, seal *t
 	if ctx.Err() != nil {
 		return // a new head arrived meanwhile: this block would only be an uncle
 	}
-	if err := m.chain.InsertBlock(block); err != nil {
+	err = m.chain.InsertBlock(block)
+	m.metrics.importResult(err)
+	if err != nil {
 		m.log.Error("mined block rejected by the local chain", "number", block.Number(), "err", err)
 		return
 	}
+	m.found.Add(1)
+	m.metrics.blockFound()
 	if m.net != nil {
 		if err := m.net.BroadcastBlock(block); err != nil {
 			m.log.Warn("broadcast block failed", "number", block.Number(), "err", err)

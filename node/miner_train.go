@@ -237,7 +237,7 @@ func (m *Miner) runTraining(ctx context.Context, parent *types.Block, d, nonce u
 		if err != nil {
 			return nil, err
 		}
-		m.macs.Add(stepWork * uint64(to-from))
+		m.addWork(stepWork*uint64(to-from), 0, true)
 		m.logTraining(j.ID, tj)
 		if seal != nil && ctx.Err() == nil {
 			m.log.Info("training ticket won", "job", j.ID, "step", seal.Work.Step, "op", seal.Work.Op, "segment", fmt.Sprintf("%d-%d", j.StepsDone, to))

@@ -75,6 +75,8 @@ type Node struct {
 	p2p   *p2p.Service
 	rpc   *rpcServer
 	miner *Miner
+
+	metrics *metrics // Prometheus registry, served by the RPC server
 }
 
 // New checks cfg, creates the datadir, takes its lock, loads the genesis
@@ -120,6 +122,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.metrics = newMetrics(n)
 	n.register()
 	return n, nil
 }
@@ -185,7 +188,7 @@ func (n *Node) RegisterLifecycle(name string, l Lifecycle) {
 func (n *Node) register() {
 	n.RegisterLifecycle("chain", lifecycleFuncs{
 		start: func() error {
-			engine := consensus.New(n.backend)
+			engine := meteredEngine{Engine: consensus.New(n.backend), m: n.metrics}
 			c, err := chain.Open(filepath.Join(n.dir, "chaindata"), n.genesis, engine, n.log.With("module", "chain"))
 			if err != nil {
 				return err
@@ -210,8 +213,10 @@ func (n *Node) register() {
 				Bootnodes:   n.cfg.Bootnodes,
 				KeyFile:     filepath.Join(n.dir, "p2p.key"),
 				MDNS:        n.cfg.MDNS,
-				Log:         n.log, // p2p adds module=p2p itself
-			}, n.chain, n.pool)
+				// A devnet advertises only this machine's addresses.
+				LocalAddrsOnly: n.cfg.Dev,
+				Log:            n.log, // p2p adds module=p2p itself
+			}, meteredChain{Chain: n.chain, m: n.metrics}, n.pool)
 			if err != nil {
 				return err
 			}
@@ -238,6 +243,7 @@ func (n *Node) register() {
 		n.RegisterLifecycle("miner", lifecycleFuncs{
 			start: func() error {
 				n.miner = NewMiner(n.chain, n.pool, n.p2p, n.backend, n.coinbase, n.log.With("module", "miner"))
+				n.miner.metrics = n.metrics
 				return n.miner.Start()
 			},
 			stop: func() error { return n.miner.Stop() },

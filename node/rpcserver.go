@@ -140,6 +140,7 @@ func startRPC(cfg *Config, p *types.Params, api *API, log *slog.Logger) (*rpcSer
 	bl := newBodyLimitHandler(srv, int64(lim.MaxBodyBytes), int64(lim.InFlightBodyBytes))
 	bl.answers = api.answers
 	var h http.Handler = bl
+	h = mountMetrics(api.n, h) // GET /debug/metrics/prometheus (metrics.go)
 	h = newCORSHandler(cfg.RPCCorsDomains, h)
 	h = newVHostHandler(cfg.RPCVHosts, h)
 	s := &rpcServer{

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -20,7 +23,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/quern-chain/quern/chain/types"
 )
@@ -52,7 +58,10 @@ type Config struct {
 	Bootnodes   []string // full multiaddrs with /p2p/<id>
 	KeyFile     string   // persistent node identity (created if absent, 0600); empty = ephemeral
 	MDNS        bool     // LAN discovery
-	Log         *slog.Logger
+	// LocalAddrsOnly advertises only addresses of this machine (loopback
+	// and its interfaces' addresses), never ones peers observed (--dev).
+	LocalAddrsOnly bool
+	Log            *slog.Logger
 
 	// Knobs for tests; zero means the default.
 	statusInterval   time.Duration
@@ -222,8 +231,12 @@ func (s *Service) Start() error {
 func (s *Service) startLocked() error {
 	opts := []libp2p.Option{
 		libp2p.Identity(s.key),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: with it a second node on the same port binds
+		// silently beside the first and the kernel splits the connections
+		// between them; without it the second one fails to listen, clearly.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 		libp2p.ConnectionGater(s.rep),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("quern"),
@@ -231,8 +244,14 @@ func (s *Service) startLocked() error {
 	if len(s.cfg.ListenAddrs) > 0 {
 		opts = append(opts, libp2p.ListenAddrStrings(s.cfg.ListenAddrs...))
 	}
+	if s.cfg.LocalAddrsOnly {
+		opts = append(opts, libp2p.AddrsFactory(localAddrsOnly))
+	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
+			return fmt.Errorf("p2p: listen on %s: address already in use (another quern node on this port?); pick another port with --p2p.listen, e.g. /ip4/127.0.0.1/tcp/0 for a free one", strings.Join(s.cfg.ListenAddrs, ","))
+		}
 		return fmt.Errorf("p2p: host: %w", err)
 	}
 	s.host = h
@@ -405,4 +424,29 @@ func (s *Service) SyncStatus() (syncing bool, current, highest uint64) {
 	last := s.syncProgressAt.Load()
 	syncing = s.syncing.Load() && last != 0 && time.Since(time.Unix(0, last)) < s.cfg.syncStall
 	return syncing, current, highest
+}
+
+// localAddrsOnly keeps the addresses whose IP is this machine's: loopback,
+// or assigned to one of its interfaces (addresses without an IP, such as
+// /dns, are dropped too: a devnet has no name).
+func localAddrsOnly(addrs []ma.Multiaddr) []ma.Multiaddr {
+	local := map[string]bool{}
+	if ifAddrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range ifAddrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				local[ipn.IP.String()] = true
+			}
+		}
+	}
+	out := addrs[:0:0]
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil {
+			continue
+		}
+		if ip.IsLoopback() || local[ip.String()] {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/quern-chain/quern/node"
 )
 
 var chainCommand = &cli.Command{
@@ -14,16 +16,17 @@ var chainCommand = &cli.Command{
 			Name:      "head",
 			Usage:     "print the height and hash of the node's head block",
 			ArgsUsage: " ",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    chainHead,
 		},
 		{
 			Name:      "info",
 			Usage:     "print the node's network, chain id, head, peers and sync state",
 			ArgsUsage: " ",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    chainInfo,
 		},
+		chainBlockCommand,
 	},
 }
 
@@ -39,6 +42,9 @@ func chainHead(c *cli.Context) error {
 	b, err := nc.HeadBlock(c.Context)
 	if err != nil {
 		return about(err, "head block")
+	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, map[string]any{"height": b.Number, "hash": b.Hash})
 	}
 	fmt.Fprintf(c.App.Writer, "height %d hash %s\n", b.Number, b.Hash.Hex())
 	return nil
@@ -60,6 +66,12 @@ func chainInfo(c *cli.Context) error {
 	sync, err := nc.Syncing(c.Context)
 	if err != nil {
 		return about(err, "sync state")
+	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, struct {
+			*node.RPCNodeInfo
+			Syncing *node.RPCSyncing `json:"syncing"`
+		}{info, sync})
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "network:  %s\n", info.Network)

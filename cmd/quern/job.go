@@ -71,9 +71,10 @@ var jobCommand = &cli.Command{
 			Name:      "status",
 			Usage:     "print a job's status, fee and miner",
 			ArgsUsage: "JOB-ID",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    jobStatus,
 		},
+		jobListCommand,
 		{
 			Name:      "result",
 			Usage:     "write a done job's int32 product to a .npy file, or a training job's model to a directory",
@@ -274,7 +275,7 @@ func waitJob(c *cli.Context, nc *nodeClient, id common.Hash) (*node.RPCJob, erro
 	defer progress.end()
 	for {
 		job, err := nc.Job(ctx, id)
-		if err == nil && job.Kind == "train" {
+		if err == nil {
 			progress.show(job)
 		}
 		switch {
@@ -325,6 +326,9 @@ func jobStatus(c *cli.Context) error {
 	job, err := nc.Job(c.Context, id)
 	if err != nil {
 		return aboutJob(err, id)
+	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, job)
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "id:         %s\n", job.ID.Hex())

@@ -220,6 +220,7 @@ type trainProgress struct {
 	startSteps uint32
 	last       uint32
 	shown      bool
+	status     string // a matmul job's last status shown
 }
 
 func newTrainProgress(w io.Writer) *trainProgress {
@@ -228,6 +229,10 @@ func newTrainProgress(w io.Writer) *trainProgress {
 }
 
 func (p *trainProgress) show(job *node.RPCJob) {
+	if job.Kind != "train" {
+		p.showStatus(job)
+		return
+	}
 	now := time.Now()
 	if !p.shown {
 		p.start, p.startSteps, p.last, p.shown = now, job.StepsDone, job.StepsDone, true
@@ -254,6 +259,28 @@ func (p *trainProgress) show(job *node.RPCJob) {
 	} else {
 		fmt.Fprintln(p.w, line)
 	}
+}
+
+// showStatus shows a matmul job's status while --wait polls: on a terminal
+// one line with the time waited, rewritten in place; otherwise a plain line
+// when the status changes.
+func (p *trainProgress) showStatus(job *node.RPCJob) {
+	now := time.Now()
+	if !p.shown {
+		p.start, p.shown = now, true
+	}
+	line := "job " + job.Status
+	if job.Status == "pending" && job.Work > 0 {
+		line += fmt.Sprintf(" (%d MACs to compute)", job.Work)
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s, waited %s", line, now.Sub(p.start).Round(time.Second))
+		return
+	}
+	if job.Status != p.status {
+		fmt.Fprintln(p.w, line)
+	}
+	p.status = job.Status
 }
 
 // end ends the terminal's progress line.

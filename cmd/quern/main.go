@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,15 +59,28 @@ var (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "quern",
 		Usage:                "a proof-of-useful-work blockchain: mine by multiplying matrices that somebody paid for",
-		HideVersion:          true,
+		Version:              versionInfo().Version,
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand, txCommand, modelCommand},
+		Suggest:              true,
+		Commands: []*cli.Command{nodeCommand, walletCommand, jobCommand, chainCommand, txCommand, modelCommand,
+			dumpConfigCommand, versionCommand, completionCommand},
 		// Errors are printed once, by run; urfave must not exit or print them.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	usageOnce.Do(func() { installUsageHandlers(app) })
+	app.OnUsageError = usageError
+	app.Action = unknownCommand(func() []*cli.Command { return app.Commands }, app.Name)
+	return app
+}
+
+// usageOnce installs the usage handlers on the (package-level) commands once.
+var usageOnce sync.Once
+
+func init() {
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
 }
 
 // run executes the app with args (args[0] is the program name) and returns
@@ -95,8 +109,8 @@ func main() {
 // well as "quern job result --out c.npy ID" (urfave/cli v2 stops parsing
 // flags at the first positional argument). Everything after "--" stays put.
 func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
+	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
+		return args // completion reads its flag last
 	}
 	cmds, i := app.Commands, 1
 	var leaf *cli.Command

@@ -293,7 +293,7 @@ var modelCommand = &cli.Command{
 			Name:      "eval",
 			Usage:     "print a model's accuracy on labelled rows",
 			ArgsUsage: " ",
-			Flags:     []cli.Flag{modelDirFlag, modelDataFlag, evalLabelColumnFlag},
+			Flags:     []cli.Flag{modelDirFlag, modelDataFlag, evalLabelColumnFlag, jsonFlag},
 			Action:    modelEval,
 		},
 		{
@@ -359,6 +359,26 @@ func modelEval(c *cli.Context) error {
 	correct := 0
 	for _, n := range right {
 		correct += n
+	}
+	if c.Bool(jsonFlag.Name) {
+		type class struct {
+			Class   int `json:"class"`
+			Correct int `json:"correct"`
+			Rows    int `json:"rows"`
+		}
+		out := struct {
+			Accuracy float64 `json:"accuracy"` // 0..1
+			Correct  int     `json:"correct"`
+			Rows     int     `json:"rows"`
+			Classes  []class `json:"classes"`
+		}{Correct: correct, Rows: len(t.X), Classes: []class{}}
+		if len(t.X) > 0 {
+			out.Accuracy = float64(correct) / float64(len(t.X))
+		}
+		for k := range meta.Classes {
+			out.Classes = append(out.Classes, class{k, right[k], seen[k]})
+		}
+		return printJSON(c, out)
 	}
 	fmt.Fprintln(c.App.Writer, percent(correct, len(t.X)))
 	fmt.Fprintf(c.App.ErrWriter, "%d/%d correct\n", correct, len(t.X))

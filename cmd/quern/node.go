@@ -55,9 +55,9 @@ var (
 		Usage: "web origins allowed to call the RPC from a browser (`O1,O2`, e.g. https://app.example.org; * for any; none by default)",
 	}
 	nodeP2PListenFlag = &cli.StringSliceFlag{
-		Name:  "p2p.listen",
-		Usage: "libp2p listen `MULTIADDR` (repeatable or comma-separated)",
-		Value: cli.NewStringSlice(node.DefaultP2PListen),
+		Name: "p2p.listen",
+		Usage: "libp2p listen `MULTIADDR` (repeatable or comma-separated; default " + node.DefaultP2PListen +
+			", with --dev " + node.DevP2PListen + "; a port in use is an error, /tcp/0 picks a free one)",
 	}
 	nodeBootnodesFlag = &cli.StringSliceFlag{
 		Name:  "bootnodes",

@@ -19,7 +19,7 @@ var txCommand = &cli.Command{
 			Usage: "print whether a transaction is pending, queued, mined, dropped or unknown to the node " +
 				"(the word on stdout; block or drop reason on stderr)",
 			ArgsUsage: "HASH",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    showTxStatus,
 		},
 	},
@@ -34,6 +34,9 @@ func showTxStatus(c *cli.Context) error {
 	st, err := nc.TxStatus(c.Context, h)
 	if err != nil {
 		return about(err, "status of tx %s", h.Hex())
+	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, st)
 	}
 	fmt.Fprintln(c.App.Writer, st.Status)
 	errw := c.App.ErrWriter

@@ -54,7 +54,7 @@ var walletCommand = &cli.Command{
 			Name:      "balance",
 			Usage:     "print an account's balance in QRN",
 			ArgsUsage: "ADDRESS",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    walletBalance,
 		},
 		{
@@ -68,9 +68,12 @@ var walletCommand = &cli.Command{
 			Name:      "rewards",
 			Usage:     "print what an account has earned as a miner",
 			ArgsUsage: "ADDRESS",
-			Flags:     []cli.Flag{rpcFlag},
+			Flags:     []cli.Flag{rpcFlag, jsonFlag},
 			Action:    walletRewards,
 		},
+		walletListCommand,
+		walletImportCommand,
+		walletExportCommand,
 	},
 }
 
@@ -106,6 +109,9 @@ func walletBalance(c *cli.Context) error {
 	if err != nil {
 		return about(err, "balance of %s", addr.Hex())
 	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, map[string]string{"address": addr.Hex(), "balance": formatQRN(bal), "wei": bal.Dec()})
+	}
 	fmt.Fprintf(c.App.Writer, "%s QRN\n", formatQRN(bal))
 	return nil
 }
@@ -123,6 +129,14 @@ func walletRewards(c *cli.Context) error {
 	total, err := parseWei(r.Total)
 	if err != nil {
 		return err
+	}
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, struct {
+			Address common.Address `json:"address"`
+			Total   string         `json:"total"`
+			Wei     string         `json:"wei"`
+			Blocks  uint64         `json:"blocks"`
+		}{addr, formatQRN(total), total.Dec(), r.Blocks})
 	}
 	fmt.Fprintf(c.App.Writer, "total:  %s QRN\nblocks: %d\n", formatQRN(total), r.Blocks)
 	return nil
