@@ -316,6 +316,19 @@ func (bp *blockProcessor) applySegment(r *types.JobResult, j *Job, spec *vm.Trai
 	bp.fees.Add(bp.fees, fee)
 }
 
+// transfer moves value from → to and the fee to the block's fees, after
+// checking that from can pay both.
+func (bp *blockProcessor) transfer(acc Account, from, to common.Address, value, fee *uint256.Int) error {
+	cost, overflow := new(uint256.Int).AddOverflow(value, fee)
+	if overflow || acc.Balance.Lt(cost) {
+		return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, needs %s + %s", from, acc.Balance, value, fee)
+	}
+	bp.st.debit(from, cost)
+	bp.st.credit(to, value)
+	bp.fees.Add(bp.fees, fee)
+	return nil
+}
+
 func (bp *blockProcessor) applyTx(tx *types.Tx) error {
 	from, err := tx.Sender()
 	if err != nil {
@@ -334,13 +347,9 @@ func (bp *blockProcessor) applyTx(tx *types.Tx) error {
 		if fee.Lt(bp.p.MinTxFee) {
 			return ruleErr(ErrFeeTooLow, nil, "fee %s below the floor %s", fee, bp.p.MinTxFee)
 		}
-		cost, overflow := new(uint256.Int).AddOverflow(value, fee)
-		if overflow || acc.Balance.Lt(cost) {
-			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, needs %s + %s", from, acc.Balance, value, fee)
+		if err := bp.transfer(acc, from, tx.To, value, fee); err != nil {
+			return err
 		}
-		bp.st.debit(from, cost)
-		bp.st.credit(tx.To, value)
-		bp.fees.Add(bp.fees, fee)
 	case types.TxEth:
 		// An Ethereum transfer (§13): its fee is 21000 × its effective gas
 		// price, charged whatever its gas limit, and goes to the miner.
@@ -348,13 +357,9 @@ func (bp *blockProcessor) applyTx(tx *types.Tx) error {
 		if err != nil {
 			return err
 		}
-		cost, overflow := new(uint256.Int).AddOverflow(value, fee)
-		if overflow || acc.Balance.Lt(cost) {
-			return ruleErr(ErrInsufficientBalance, nil, "sender %s has %s, needs %s + %s", from, acc.Balance, value, fee)
+		if err := bp.transfer(acc, from, tx.To, value, fee); err != nil {
+			return err
 		}
-		bp.st.debit(from, cost)
-		bp.st.credit(tx.To, value)
-		bp.fees.Add(bp.fees, fee)
 	case types.TxJob:
 		job, err := checkJobTx(bp.p, bp.h.Number, bp.h.Difficulty, tx)
 		if err != nil {

@@ -17,40 +17,14 @@ func fusedTranscript(be Backend, a, b I8, g Geometry, pre func(I, J, t int, acc 
 	}
 	mustProductShape(a, b)
 	g.mustValid()
-	m, k, n := a.Rows, a.Cols, b.Cols
+	m, n := a.Rows, b.Cols
 	ti, tj := g.Tiles(m, n)
 	if ti == 0 || tj == 0 {
 		return true, true
 	}
-	_, per := s.kernel()
-	l := newKLayout(k, g.Chunk, per)
-	rps := make([]rowPanel, ti)
-	bPans := make([][]byte, tj)
-	parallelFor(ti+tj, func(_, t int) bool {
-		if t < ti {
-			h, _ := g.TileShape(m, n, t, 0)
-			rps[t] = s.packRows(l, a, nil, t*g.Tile, h)
-		} else {
-			J := t - ti
-			_, w := g.TileShape(m, n, 0, J)
-			bPans[J] = s.packCols(l, b, nil, J*g.Tile, w)
-		}
-		return true
-	})
+	l, rps, bPans := s.packPlan(a, b, nil, g)
 	accs := make([]*[accLen]int32, workers(ti*tj))
-	defer func() {
-		for _, a := range accs {
-			if a != nil {
-				accBufs.Put(a)
-			}
-		}
-		for i := range rps {
-			planBufs.Put(&rps[i].pan)
-		}
-		for i := range bPans {
-			planBufs.Put(&bPans[i])
-		}
-	}()
+	defer releasePlan(accs, rps, bPans)
 	var stop atomic.Bool
 	done := parallelFor(ti*tj, func(wk, t int) bool {
 		if stop.Load() {

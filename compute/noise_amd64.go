@@ -5,8 +5,6 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func signAdd32(dst, a, e, s *byte, blocks int)
 
-//go:noescape
-func signAddScalar32(dst, a, e *byte, s int8, blocks int)
 
 //go:noescape
 func signAddRows32(dst, src *byte, ld int, fr *byte, idx *uint16, s *int8, rows, blocks int)
@@ -60,7 +58,8 @@ func addSigned(dst, a, e []int8, s int8) {
 	}
 	_, _ = dst[n-1], e[n-1]
 	blocks := n / 32
-	signAddScalar32(i8ptr(dst), i8ptr(a), i8ptr(e), s, blocks)
+	var row uint16
+	signAddRows32(i8ptr(dst), i8ptr(a), 0, i8ptr(e), &row, &s, 1, blocks)
 	for j := blocks * 32; j < n; j++ {
 		dst[j] = a[j] + s*e[j]
 	}

@@ -29,29 +29,6 @@ done:
 	VZEROUPPER
 	RET
 
-// func signAddScalar32(dst, a, e *byte, s int8, blocks int)
-TEXT ·signAddScalar32(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ a+8(FP), SI
-	MOVQ e+16(FP), DX
-	MOVQ blocks+32(FP), CX
-	TESTQ CX, CX
-	JLE  done
-	VPBROADCASTB s+24(FP), Y1
-loop:
-	VMOVDQU (DX), Y0
-	VPSIGNB Y1, Y0, Y0
-	VPADDB  (SI), Y0, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, DX
-	DECQ CX
-	JNZ  loop
-done:
-	VZEROUPPER
-	RET
-
 // func signAddRows32(dst, src *byte, ld int, fr *byte, idx *uint16, s *int8, rows, blocks int)
 // For each row kk: dst (blocks·32 bytes, rows packed) = src (rows ld apart)
 // + s[kk]·fr row idx[kk] (rows blocks·32 apart).

@@ -445,36 +445,10 @@ func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisito
 	if ti == 0 || tj == 0 {
 		return true
 	}
-	_, per := s.kernel()
-	l := newKLayout(k, g.Chunk, per)
-	rps := make([]rowPanel, ti)
-	bPans := make([][]byte, tj)
-	parallelFor(ti+tj, func(_, t int) bool {
-		if t < ti {
-			h, _ := g.TileShape(m, n, t, 0)
-			rps[t] = s.packRows(l, a, nz, t*g.Tile, h)
-		} else {
-			J := t - ti
-			_, w := g.TileShape(m, n, 0, J)
-			bPans[J] = s.packCols(l, b, nz, J*g.Tile, w)
-		}
-		return true
-	})
+	l, rps, bPans := s.packPlan(a, b, nz, g)
 	var stop atomic.Bool
 	accs := make([]*[accLen]int32, workers(ti*tj))
-	defer func() {
-		for _, a := range accs {
-			if a != nil {
-				accBufs.Put(a)
-			}
-		}
-		for i := range rps {
-			planBufs.Put(&rps[i].pan)
-		}
-		for i := range bPans {
-			planBufs.Put(&bPans[i])
-		}
-	}()
+	defer releasePlan(accs, rps, bPans)
 	done := parallelFor(ti*tj, func(wk, t int) bool {
 		if stop.Load() {
 			return false
@@ -495,6 +469,43 @@ func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisito
 		return true
 	})
 	return done && !stop.Load()
+}
+
+// packPlan packs A' by tile rows and B' by tile columns, one task each
+// (nz nil: A and B themselves); releasePlan hands the buffers back.
+func (s *simd) packPlan(a, b I8, nz *Noise, g Geometry) (kLayout, []rowPanel, [][]byte) {
+	m, k, n := a.Rows, a.Cols, b.Cols
+	ti, tj := g.Tiles(m, n)
+	_, per := s.kernel()
+	l := newKLayout(k, g.Chunk, per)
+	rps := make([]rowPanel, ti)
+	bPans := make([][]byte, tj)
+	parallelFor(ti+tj, func(_, t int) bool {
+		if t < ti {
+			h, _ := g.TileShape(m, n, t, 0)
+			rps[t] = s.packRows(l, a, nz, t*g.Tile, h)
+		} else {
+			J := t - ti
+			_, w := g.TileShape(m, n, 0, J)
+			bPans[J] = s.packCols(l, b, nz, J*g.Tile, w)
+		}
+		return true
+	})
+	return l, rps, bPans
+}
+
+func releasePlan(accs []*[accLen]int32, rps []rowPanel, bPans [][]byte) {
+	for _, a := range accs {
+		if a != nil {
+			accBufs.Put(a)
+		}
+	}
+	for i := range rps {
+		planBufs.Put(&rps[i].pan)
+	}
+	for i := range bPans {
+		planBufs.Put(&bPans[i])
+	}
 }
 
 func (s *simd) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
