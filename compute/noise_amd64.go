@@ -5,7 +5,6 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func signAdd32(dst, a, e, s *byte, blocks int)
 
-
 //go:noescape
 func signAddRows32(dst, src *byte, ld int, fr *byte, idx *uint16, s *int8, rows, blocks int)
 
