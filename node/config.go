@@ -46,6 +46,10 @@ type Config struct {
 	// to call the node from a browser ("*": any; none by default).
 	RPCVHosts      []string
 	RPCCorsDomains []string
+	// HTTPExplorer serves the block explorer page at /explorer/ on the RPC
+	// server (--http.explorer; node/explorer). nil: on with Dev, off
+	// otherwise (check fills it in).
+	HTTPExplorer *bool
 
 	// Genesis, when set, replaces the dev genesis (tests use a cheaper one);
 	// it is not reachable from the command line.
@@ -122,6 +126,10 @@ func (cfg *Config) check() (common.Address, error) {
 			cfg.P2PListen = []string{DevP2PListen}
 		}
 	}
+	if cfg.HTTPExplorer == nil {
+		on := cfg.Dev
+		cfg.HTTPExplorer = &on
+	}
 	for _, h := range cfg.RPCVHosts {
 		if h == "" || strings.ContainsAny(h, "/:") {
 			return common.Address{}, fmt.Errorf("--rpc.vhosts entry %q: give a host name without scheme or port (localhost, node.example.org) or * for any", h)
@@ -154,4 +162,12 @@ func (cfg *Config) check() (common.Address, error) {
 		coinbase = common.Address{}
 	}
 	return coinbase, nil
+}
+
+// explorerOn says whether the RPC server serves the explorer page.
+func (cfg *Config) explorerOn() bool {
+	if cfg.HTTPExplorer != nil {
+		return *cfg.HTTPExplorer
+	}
+	return cfg.Dev
 }

@@ -28,6 +28,9 @@ type fileConfig struct {
 		VHosts     []string `toml:"vhosts"`
 		CorsDomain []string `toml:"corsdomain"`
 	} `toml:"rpc"`
+	HTTP struct {
+		Explorer *bool `toml:"explorer"`
+	} `toml:"http"`
 	P2P struct {
 		Listen    []string `toml:"listen"`
 		Bootnodes []string `toml:"bootnodes"`
@@ -82,6 +85,10 @@ func ApplyConfigFile(path string, cfg *Config) error {
 	set(&cfg.RPCAddr, f.RPC.Addr)
 	set(&cfg.MDNS, f.P2P.MDNS)
 	set(&cfg.LogLevel, f.Log.Level)
+	if f.HTTP.Explorer != nil {
+		on := *f.HTTP.Explorer
+		cfg.HTTPExplorer = &on
+	}
 	if f.P2P.Listen != nil {
 		cfg.P2PListen = f.P2P.Listen
 	}
@@ -136,6 +143,7 @@ func WriteConfigFile(w io.Writer, cfg Config) error {
 	f.RPC.Addr = &cfg.RPCAddr
 	f.RPC.VHosts = orEmpty(cfg.RPCVHosts)
 	f.RPC.CorsDomain = orEmpty(cfg.RPCCorsDomains)
+	f.HTTP.Explorer = cfg.HTTPExplorer // nil (not yet resolved): left out, the default applies
 	f.P2P.Listen = orEmpty(cfg.P2PListen)
 	f.P2P.Bootnodes = orEmpty(cfg.Bootnodes)
 	f.P2P.MDNS = &cfg.MDNS

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/node/explorer"
 )
 
 // RPCLimits bound what clients can make the RPC server hold: time, sockets,
@@ -141,6 +142,8 @@ func startRPC(cfg *Config, p *types.Params, api *API, log *slog.Logger) (*rpcSer
 	bl.answers = api.answers
 	var h http.Handler = bl
 	h = mountMetrics(api.n, h) // GET /debug/metrics/prometheus (metrics.go)
+	// GET /explorer/ (--http.explorer; node/explorer)
+	h = explorer.Mount(cfg.explorerOn(), h)
 	h = newCORSHandler(cfg.RPCCorsDomains, h)
 	h = newVHostHandler(cfg.RPCVHosts, h)
 	s := &rpcServer{

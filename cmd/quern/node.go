@@ -17,7 +17,7 @@ import (
 var (
 	nodeConfigFlag = &cli.StringFlag{
 		Name:  "config",
-		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr/vhosts/corsdomain, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
+		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr/vhosts/corsdomain, [http] explorer, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
 	}
 	nodeDataDirFlag = &cli.StringFlag{
 		Name:  "datadir",
@@ -53,6 +53,11 @@ var (
 	nodeRPCCorsFlag = &cli.StringSliceFlag{
 		Name:  "rpc.corsdomain",
 		Usage: "web origins allowed to call the RPC from a browser (`O1,O2`, e.g. https://app.example.org; * for any; none by default)",
+	}
+	nodeHTTPExplorerFlag = &cli.BoolFlag{
+		Name:        "http.explorer",
+		Usage:       "serve the block explorer page at /explorer/ on the RPC server (--http.explorer=false turns it off)",
+		DefaultText: "on with --dev, off otherwise",
 	}
 	nodeP2PListenFlag = &cli.StringSliceFlag{
 		Name: "p2p.listen",
@@ -93,7 +98,7 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: services stop in reverse order and
 the database is closed cleanly.`,
 	Flags: []cli.Flag{
 		nodeConfigFlag, nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
-		nodeRPCAddrFlag, nodeRPCVHostsFlag, nodeRPCCorsFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
+		nodeRPCAddrFlag, nodeRPCVHostsFlag, nodeRPCCorsFlag, nodeHTTPExplorerFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
 		nodeLogLevelFlag,
 	},
 	Action: runNode,
@@ -131,6 +136,10 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	str(nodeRPCAddrFlag, &cfg.RPCAddr)
 	list(nodeRPCVHostsFlag, &cfg.RPCVHosts)
 	list(nodeRPCCorsFlag, &cfg.RPCCorsDomains)
+	if c.IsSet(nodeHTTPExplorerFlag.Name) {
+		on := c.Bool(nodeHTTPExplorerFlag.Name)
+		cfg.HTTPExplorer = &on
+	}
 	list(nodeP2PListenFlag, &cfg.P2PListen)
 	list(nodeBootnodesFlag, &cfg.Bootnodes)
 	boolean(nodeMDNSFlag, &cfg.MDNS)
