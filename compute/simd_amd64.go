@@ -383,8 +383,9 @@ func (s *simd) packCols(l kLayout, b I8, nz *Noise, j0, w int) []byte {
 
 // tileRun runs the transcript of one h×w tile over its packed rows and
 // columns into acc (zeroed here) and returns the digest, or false when stop
-// was set.
-func (s *simd) tileRun(l kLayout, rp rowPanel, bPan []byte, w int, acc []int32, stop *atomic.Bool) ([32]byte, bool) {
+// was set. With pre set (the attack models), chunks run one per kernel call
+// and pre(t, acc) is called before chunk t's steps.
+func (s *simd) tileRun(l kLayout, rp rowPanel, bPan []byte, w int, acc []int32, stop *atomic.Bool, pre func(t int, acc []int32)) ([32]byte, bool) {
 	kern, _ := s.kernel()
 	h := rp.h
 	gs := (h + groupRows - 1) / groupRows
@@ -395,6 +396,9 @@ func (s *simd) tileRun(l kLayout, rp rowPanel, bPan []byte, w int, acc []int32, 
 	}
 	z := make([]uint32, l.chunks)
 	per := max(1, blockSteps/l.chunkSteps) // chunks per call
+	if pre != nil {
+		per = 1
+	}
 	biasStride := l.chunks * groupRows * 4
 	for c0 := 0; c0 < l.chunks; {
 		nc, steps := min(per, l.chunks-1-c0), l.chunkSteps
@@ -405,6 +409,9 @@ func (s *simd) tileRun(l kLayout, rp rowPanel, bPan []byte, w int, acc []int32, 
 		var bias *int32
 		if rp.bias != nil {
 			bias = &rp.bias[c0*groupRows]
+		}
+		if pre != nil {
+			pre(c0, acc)
 		}
 		// A chunk longer than a B block (16 KiB, L1) runs in blocks: all but
 		// the last without a mix, the accumulators going through acc.
@@ -445,6 +452,15 @@ func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisito
 	if ti == 0 || tj == 0 {
 		return true
 	}
+	return s.runPlan(a, b, nz, g, visit, nil)
+}
+
+// runPlan packs the operands (packPlan) and runs every tile's transcript,
+// visiting the digests; pre, when set, reaches into each tile's accumulators
+// before each chunk (tileRun).
+func (s *simd) runPlan(a, b I8, nz *Noise, g Geometry, visit TileVisitor, pre func(I, J, t int, acc []int32)) bool {
+	m, n := a.Rows, b.Cols
+	ti, tj := g.Tiles(m, n)
 	l, rps, bPans := s.packPlan(a, b, nz, g)
 	var stop atomic.Bool
 	accs := make([]*[accLen]int32, workers(ti*tj))
@@ -458,7 +474,11 @@ func (s *simd) NoisedTranscript(a, b I8, nz *Noise, g Geometry, visit TileVisito
 		if accs[wk] == nil {
 			accs[wk] = getAcc()
 		}
-		digest, ok := s.tileRun(l, rps[I], bPans[J], w, accs[wk][:], &stop)
+		var hook func(c int, acc []int32)
+		if pre != nil {
+			hook = func(c int, acc []int32) { pre(I, J, c, acc) }
+		}
+		digest, ok := s.tileRun(l, rps[I], bPans[J], w, accs[wk][:], &stop, hook)
 		if !ok {
 			return false
 		}
@@ -523,6 +543,6 @@ func (s *simd) TileDigest(a, b I8, nz *Noise, g Geometry, ti, tj int) [32]byte {
 	l := newKLayout(k, g.Chunk, per)
 	rp := s.packRows(l, a, nz, ti*g.Tile, h)
 	bPan := s.packCols(l, b, nz, tj*g.Tile, w)
-	d, _ := s.tileRun(l, rp, bPan, w, make([]int32, accLen), nil)
+	d, _ := s.tileRun(l, rp, bPan, w, make([]int32, accLen), nil, nil)
 	return d
 }
