@@ -102,12 +102,8 @@ func degenerateDigests(be Backend, nz *Noise, g Geometry, visit TileVisitor, mod
 // the honest digests. Scalar Go, for tests on small sizes.
 func lowRankTranscript(l, rgt []int32, q int, b I8, nz *Noise, g Geometry, visit TileVisitor) bool {
 	m, k, n, r := nz.M, nz.K, nz.N, nz.Rank
-	el, fr := nz.Factors()
-	idx := nz.frRows()
-	bp := NewI8(k, n) // B' = B + F
-	for kk := 0; kk < k; kk++ {
-		addSignedGo(bp.Row(kk), b.Row(kk), fr[int(idx[kk])*n:(int(idx[kk])+1)*n], nz.SB[kk])
-	}
+	el, _ := nz.Factors()
+	bp := nz.noisedBWhole(b) // B' = B + F
 	return chunkGEMMTranscript(m, n, attackChunks(k, r), g, func(t int, d I32) {
 		k0, rt := t*r, min(r, k-t*r)
 		h := make([]int32, (q+rt)*n)

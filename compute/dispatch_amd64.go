@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/cpu"
@@ -91,7 +92,7 @@ func selfCheck(be Backend) error {
 			}
 			nz = NewNoise([32]byte{'q', byte(i), 'n'}, c.m, c.k, c.n, c.g)
 		}
-		if got, want := be.MatMul(a, b), matMul(a, b); !slicesEqual(got.Data, want.Data) {
+		if got, want := be.MatMul(a, b), matMul(a, b); !slices.Equal(got.Data, want.Data) {
 			return fmt.Errorf("%s left out: its MatMul disagrees with the portable backend (%d×%d×%d)", be.Name(), c.m, c.k, c.n)
 		}
 		want := map[[2]int][32]byte{}
@@ -113,16 +114,4 @@ func selfCheck(be Backend) error {
 		}
 	}
 	return nil
-}
-
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -230,13 +230,21 @@ func addSignedGo(dst, a, e []int8, s int8) {
 func (nz *Noise) NoisedOperands(a, b I8) (ap, bp I8) {
 	mustProductShape(a, b)
 	nz.mustFit(a.Rows, a.Cols, b.Cols)
-	m, k, n := a.Rows, a.Cols, b.Cols
-	ap, bp = NewI8(m, k), NewI8(k, n)
+	m, k := a.Rows, a.Cols
+	ap = NewI8(m, k)
 	tile := nz.Tile
 	for I := 0; I*tile < m; I++ {
 		h := min(tile, m-I*tile)
 		nz.noisedARows(a, I*tile, h, ap.Data[I*tile*k:])
 	}
+	return ap, nz.noisedBWhole(b)
+}
+
+// noisedBWhole materializes B' = B + F (K×N, row-major) tile column by
+// tile column.
+func (nz *Noise) noisedBWhole(b I8) I8 {
+	k, n, tile := b.Rows, b.Cols, nz.Tile
+	bp := NewI8(k, n)
 	for J := 0; J*tile < n; J++ {
 		w := min(tile, n-J*tile)
 		blk := make([]int8, k*w)
@@ -245,7 +253,7 @@ func (nz *Noise) NoisedOperands(a, b I8) (ap, bp I8) {
 			copy(bp.Data[kk*n+J*tile:], blk[kk*w:(kk+1)*w])
 		}
 	}
-	return ap, bp
+	return bp
 }
 
 // Factors returns the whole EL (M×r) and FR (r×N), row-major.
@@ -274,7 +282,7 @@ func (nz *Noise) Factors() (el, fr []int8) {
 // the noised product is the useful one, and the tests hold it to the bit.
 func (nz *Noise) Denoise(noised I32, a, b I8) I32 {
 	m, k, n, r := nz.M, nz.K, nz.N, nz.Rank
-	_, bp := nz.NoisedOperands(a, b)
+	bp := nz.noisedBWhole(b)
 	el, fr := nz.Factors()
 	afl := make([]int64, m*r) // (A·FL)[i][c] = Σ_k A[i][k]·SB[k]·[π_t(k mod r) = c]
 	erb := make([]int64, r*n) // (ER·B')[c][j] = Σ_{k mod r = c} SA[k]·B'[k][j]
