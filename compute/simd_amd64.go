@@ -342,10 +342,13 @@ type rowPanel struct {
 // packRows packs rows [i0, i0+h) of A' (i0 starts a tile row).
 func (s *simd) packRows(l kLayout, a I8, nz *Noise, i0, h int) rowPanel {
 	k := a.Cols
-	scratch := getPlanBuf(h*k, false)
-	defer planBufs.Put(&scratch)
-	rows := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(scratch))), h*k)
-	nz.noisedARows(a, i0, h, rows)
+	rows := a.Data[i0*k : (i0+h)*k] // no noise: A's own rows, in place
+	if nz != nil {
+		scratch := getPlanBuf(h*k, false)
+		defer planBufs.Put(&scratch)
+		rows = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(scratch))), h*k)
+		nz.noisedARows(a, i0, h, rows)
+	}
 	gs := (h + groupRows - 1) / groupRows
 	rp := rowPanel{h: h, pan: getPlanBuf(gs*l.stride*16, false)}
 	packAGroups8(l, rp.pan, h, func(i int) []int8 { return rows[i*k : (i+1)*k] })
