@@ -138,29 +138,6 @@ func writeTD(w dbWriter, h common.Hash, td *uint256.Int) error {
 	return w.Set(tdKey(h), b[:])
 }
 
-func readState(r dbReader, h common.Hash) (*State, error) {
-	b, err := get(r, stateKey(h))
-	if err != nil {
-		return nil, err
-	}
-	return DecodeState(b)
-}
-
-// writeState stores the snapshot after block h (number n) and indexes it.
-func writeState(w dbWriter, h common.Hash, n uint64, s *State) error {
-	if err := w.Set(stateKey(h), EncodeState(s)); err != nil {
-		return err
-	}
-	return w.Set(stateIndexKey(n, h), nil)
-}
-
-func deleteState(w dbWriter, h common.Hash, n uint64) error {
-	if err := w.Delete(stateKey(h)); err != nil {
-		return err
-	}
-	return w.Delete(stateIndexKey(n, h))
-}
-
 func readCanonicalHash(r dbReader, n uint64) (common.Hash, error) { return readHash(r, canonKey(n)) }
 
 func writeCanonicalHash(w dbWriter, n uint64, h common.Hash) error {

@@ -1,14 +1,17 @@
 package chain
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
+	ethtypes "github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
 	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/consensus"
@@ -34,7 +37,10 @@ type Chain struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	retention uint64 // stateRetention; tests lower it
+	store     *nodeStore    // the state trie's nodes
+	retention uint64        // blocks of state kept behind the head (Options.StateRetention)
+	archive   bool          // keep every state (Options.Archive)
+	pivot     atomic.Uint64 // snap sync pivot (0: synced from genesis)
 
 	insertMu sync.Mutex // one import at a time
 
@@ -53,17 +59,40 @@ type Chain struct {
 	nextID int
 }
 
+// Options are a node's storage policies (not consensus: nodes with other
+// options agree on every block).
+type Options struct {
+	// Archive keeps the state of every block; otherwise only the last
+	// StateRetention blocks' states are kept, and older trie nodes no kept
+	// state reads are deleted.
+	Archive bool
+	// StateRetention is the blocks of state kept behind the head, and the
+	// deepest fork accepted; 0 means DefaultStateRetention.
+	StateRetention uint64
+}
+
 // Open opens the chain in dir, writing g's genesis block on first use. A
 // datadir that holds another genesis is refused. Every commit is fsynced: a
 // block InsertBlock accepted survives a power cut (docs/protocol.md §10a).
 func Open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger) (*Chain, error) {
-	return open(dir, g, engine, log, true)
+	return OpenWith(dir, g, engine, log, Options{})
 }
 
-// open is Open with the choice of fsync on every commit (see openDB).
-func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, syncWrites bool) (*Chain, error) {
+// OpenWith is Open with storage options.
+func OpenWith(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, opts Options) (*Chain, error) {
+	return open(dir, g, engine, log, opts, true)
+}
+
+// open is OpenWith with the choice of fsync on every commit (see openDB).
+func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, opts Options, syncWrites bool) (*Chain, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.StateRetention == 0 {
+		opts.StateRetention = DefaultStateRetention
+	}
+	if opts.StateRetention < MinStateRetention {
+		return nil, fmt.Errorf("chain: state retention %d blocks, at least %d", opts.StateRetention, MinStateRetention)
 	}
 	if engine == nil {
 		return nil, errors.New("chain: no consensus engine")
@@ -78,7 +107,8 @@ func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, syn
 	params := g.Config
 	gblock, gstate := g.ToBlock()
 	c := &Chain{
-		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now, retention: stateRetention,
+		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now,
+		store: newNodeStore(db), retention: opts.StateRetention, archive: opts.Archive,
 		headers: newLRU[common.Hash, *types.Header](headerCacheSize),
 		blocks:  newLRU[common.Hash, *types.Block](blockCacheSize),
 		states:  newLRU[common.Hash, *State](stateCacheSize),
@@ -119,11 +149,17 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 	switch {
 	case errors.Is(err, errNotFound):
 		c.log.Info("writing genesis", "hash", ghash, "chainId", c.params.ChainID, "network", c.params.Network)
+		if err := c.writeGenesisState(gstate); err != nil {
+			return fmt.Errorf("write genesis state: %w", err)
+		}
 		err = c.db.Update(func(txn *badger.Txn) error {
 			td := uint256.NewInt(c.genesis.Header.Difficulty)
+			// The genesis is always canonical: only its (empty) Dead would
+			// ever be released, so its journal stays empty however large the
+			// allocation.
 			return firstErr(
 				writeSchemaVersion(txn), writeBlock(txn, c.genesis), writeTD(txn, ghash, td),
-				writeState(txn, ghash, 0, gstate), writeCanonicalHash(txn, 0, ghash),
+				writeStateRecord(txn, 0, ghash, &stateJournal{}), writeCanonicalHash(txn, 0, ghash),
 				writeHeadHash(txn, ghash), writeGenesisHash(txn, ghash),
 			)
 		})
@@ -149,16 +185,41 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		if err != nil {
 			return fmt.Errorf("read head total difficulty: %w", err)
 		}
-		st, err := readState(txn, hh)
-		if err != nil {
-			return fmt.Errorf("read head state: %w", err)
+		if ok, err := hasStateRecord(txn, head.Number(), hh); err != nil || !ok {
+			return fmt.Errorf("head %d %s has no state record (%v): the datadir is corrupt", head.Number(), hh, err)
 		}
-		if st.Root() != head.Header.StateRoot {
-			return fmt.Errorf("head state of %s has root %s, header says %s: the datadir is corrupt", hh, st.Root(), head.Header.StateRoot)
+		root := head.Header.StateRoot
+		if root != ethtypes.EmptyRootHash {
+			if ok, err := has(txn, trieNodeKey(root)); err != nil || !ok {
+				return fmt.Errorf("head state root %s of block %d is not stored (%v): the datadir is corrupt", root, head.Number(), err)
+			}
 		}
-		c.head, c.headTD, c.headState = head, td, st
+		c.head, c.headTD, c.headState = head, td, stateAt(c.store, root)
+		if b, err := get(txn, keySnapPivot); err == nil && len(b) == 8 {
+			c.pivot.Store(binary.BigEndian.Uint64(b))
+		}
 		return nil
 	})
+}
+
+// writeGenesisState stores the genesis trie in batches (an allocation of a
+// million accounts is over a million nodes, too many for one transaction),
+// each node with its count of positions. Rewriting after a crash before the
+// genesis record sets the same counts again.
+func (c *Chain) writeGenesisState(st *State) error {
+	counts := make(map[common.Hash]uint64, len(st.journal.Born))
+	for _, h := range st.journal.Born {
+		counts[h]++
+	}
+	mem := *st.mem.Load()
+	wb := c.db.NewWriteBatch()
+	defer wb.Cancel()
+	for h, n := range counts {
+		if err := firstErr(wb.Set(trieNodeKey(h), mem[h]), wb.Set(trieRefKey(h), binary.AppendUvarint(nil, n))); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
 }
 
 // Close closes the database. The chain must not be used afterwards.
@@ -199,30 +260,68 @@ func (c *Chain) State() *State {
 	return c.headState
 }
 
-// StateAtBlock returns the (frozen) state after block h. Only the last
-// stateRetention blocks behind the head keep theirs: for an older block it
-// returns an error wrapping ErrPrunedState.
+// StateAtBlock returns the (frozen) state after block h. In full mode only
+// the last StateRetention blocks behind the head keep theirs, and a side
+// block only while its fork point does: for another block it returns an
+// error wrapping ErrPrunedState that says which node still has it.
 func (c *Chain) StateAtBlock(h common.Hash) (*State, error) {
 	if st, ok := c.states.get(h); ok {
 		return st, nil
 	}
-	var st *State
-	err := c.db.View(func(txn *badger.Txn) error {
-		var err error
-		st, err = readState(txn, h)
-		if errors.Is(err, errNotFound) {
-			if hd, herr := readHeader(txn, h); herr == nil {
-				return fmt.Errorf("%w: block %d is more than %d blocks behind the head", ErrPrunedState, hd.Number, c.retention)
-			}
-			return fmt.Errorf("unknown block: %w", err)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("state at block %s: %w", h, err)
+	hd := c.GetHeader(h)
+	if hd == nil {
+		return nil, fmt.Errorf("state at block %s: unknown block", h)
 	}
+	var ok bool
+	if err := c.view(func(txn *badger.Txn) (err error) { ok, err = hasStateRecord(txn, hd.Number, h); return }); err != nil {
+		return nil, fmt.Errorf("state at block %d %s: %w", hd.Number, h, err)
+	}
+	if !ok {
+		return nil, c.prunedError(hd)
+	}
+	if err := c.checkForkPoint(hd); err != nil {
+		return nil, err
+	}
+	st := stateAt(c.store, hd.StateRoot)
 	c.states.add(h, st)
 	return st, nil
+}
+
+// snapPivot is the block this node's snap sync started from (0: none).
+func (c *Chain) snapPivot() uint64 { return c.pivot.Load() }
+
+// prunedError says why block hd's state is not here, and who has it.
+func (c *Chain) prunedError(hd *types.Header) error {
+	if c.snapPivot() > hd.Number {
+		return fmt.Errorf("%w: state of block %d: this node started from a snap sync at block %d and never had it; an archive node (--gcmode archive, synced in full) has it",
+			ErrPrunedState, hd.Number, c.snapPivot())
+	}
+	return fmt.Errorf("%w: state of block %d: this node keeps the state of the last %d blocks (--state.retention); an archive node (--gcmode archive) has it",
+		ErrPrunedState, hd.Number, c.retention)
+}
+
+// checkForkPoint refuses the state of a side block whose branch leaves the
+// canonical chain below the retention window: the nodes its branch shares
+// with the canonical chain there may be gone.
+func (c *Chain) checkForkPoint(hd *types.Header) error {
+	cutoff := stateCutoff(c.CurrentBlock().Number(), c.retention)
+	for cur := hd; ; {
+		if h, ok := c.CanonicalHash(cur.Number); ok && h == cur.Hash() {
+			if cur.Number < cutoff && cur != hd {
+				return fmt.Errorf("%w: state of side block %d: its branch leaves the canonical chain at block %d, more than %d blocks behind the head",
+					ErrPrunedState, hd.Number, cur.Number, c.retention)
+			}
+			return nil
+		}
+		if cur.Number == 0 {
+			return nil
+		}
+		parent := c.GetHeader(cur.ParentHash)
+		if parent == nil {
+			return fmt.Errorf("state at block %d: ancestor %s missing", hd.Number, cur.ParentHash)
+		}
+		cur = parent
+	}
 }
 
 // GetBlockByHash returns a stored block (canonical or not), or nil.
@@ -394,7 +493,10 @@ func (c *Chain) BuildBlock(parent *types.Block, coinbase common.Address, timeMs 
 	if err != nil {
 		return nil, err
 	}
-	b, _ := BuildBlock(c.params, c, parent.Header, st, coinbase, timeMs, c.NextDifficulty(parent.Header), txs, results)
+	b, bst := BuildBlock(c.params, c, parent.Header, st, coinbase, timeMs, c.NextDifficulty(parent.Header), txs, results)
+	if err := bst.Err(); err != nil {
+		return nil, fmt.Errorf("build on block %d: %w", parent.Number(), err)
+	}
 	return b, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/quern-chain/quern/consensus"
 )
 
@@ -14,13 +15,48 @@ func SetClock(c *Chain, now func() time.Time) { c.now = now }
 // SetStateRetention lowers the state retention window of c in tests.
 func SetStateRetention(c *Chain, n uint64) { c.retention = n }
 
-// CountKeys counts the stored state snapshots and their height-index entries.
-func CountKeys(c *Chain) (snapshots, indexed int) {
+// CountKeys counts the state records (kept states) and stored trie nodes.
+func CountKeys(c *Chain) (states, nodes int) {
 	_ = c.db.View(func(txn *badger.Txn) error {
-		snapshots, indexed = countPrefix(txn, prefixState), countPrefix(txn, prefixStateN)
+		states, nodes = countPrefix(txn, prefixStateN), countPrefix(txn, prefixTrie)
 		return nil
 	})
-	return snapshots, indexed
+	return states, nodes
+}
+
+// StoredNodes returns the hashes of every stored trie node.
+func StoredNodes(c *Chain) map[common.Hash]bool {
+	out := make(map[common.Hash]bool)
+	_ = c.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues, opts.Prefix = false, prefixTrie
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			out[common.BytesToHash(it.Item().Key()[1:])] = true
+		}
+		return nil
+	})
+	return out
+}
+
+// ReachableNodes walks st's whole trie and adds the hash of every node it
+// reads (embedded nodes have none) to into; a missing node is an error.
+func ReachableNodes(st *State, into map[common.Hash]bool) error {
+	tr, err := st.openTrie()
+	if err != nil {
+		return err
+	}
+	it, err := tr.NodeIterator(nil)
+	if err != nil {
+		return err
+	}
+	for it.Next(true) {
+		if h := it.Hash(); h != (common.Hash{}) {
+			into[h] = true
+		}
+	}
+	return it.Error()
 }
 
 func countPrefix(txn *badger.Txn, prefix []byte) int {
@@ -46,7 +82,7 @@ func SetSchemaVersion(c *Chain, v uint64) error {
 // OpenWithSyncWrites is Open with badger's fsync on every commit chosen by
 // the caller: benchmarks compare both; Open always syncs.
 func OpenWithSyncWrites(dir string, g *Genesis, engine consensus.Engine, syncWrites bool) (*Chain, error) {
-	return open(dir, g, engine, nil, syncWrites)
+	return open(dir, g, engine, nil, Options{}, syncWrites)
 }
 
 // SyncWrites reports whether c's store fsyncs every commit.

@@ -16,8 +16,10 @@ import (
 // It returns ErrKnownBlock, ErrUnknownParent, ErrFutureBlock (retry later),
 // ErrPrunedState (its parent is more than stateRetention blocks behind the
 // head: a fork that deep is refused), a *RuleError (the block is invalid) or
-// a storage error. A new head prunes the state snapshots that fall out of
-// the retention window in the same transaction.
+// a storage error. The block, its trie nodes, indexes and the new head go in
+// one transaction; a new head then prunes, in another, the states that fell
+// out of the retention window (a crash between the two leaves that work to
+// the next head).
 func (c *Chain) InsertBlock(b *types.Block) error {
 	if b == nil || b.Header == nil {
 		return errors.New("insert block: no header")
@@ -54,10 +56,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	c.mu.RUnlock()
 	newHead := td.Gt(oldTD)
 
-	var (
-		dropped, added int
-		pruned         []common.Hash
-	)
+	var dropped, added int
 	err = c.db.Update(func(txn *badger.Txn) error {
 		if err := writeBlock(txn, b); err != nil {
 			return err
@@ -65,7 +64,10 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if err := writeTD(txn, hash, td); err != nil {
 			return err
 		}
-		if err := writeState(txn, hash, b.Number(), st); err != nil {
+		if err := writeNodes(txn, st.journal.Born, *st.mem.Load()); err != nil {
+			return err
+		}
+		if err := writeStateRecord(txn, b.Number(), hash, st.journal); err != nil {
 			return err
 		}
 		for _, tx := range b.Txs {
@@ -87,19 +89,27 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if dropped, added, err = c.setCanonical(txn, b, oldHead); err != nil {
 			return err
 		}
-		if pruned, err = pruneStates(txn, stateCutoff(b.Number(), c.retention)); err != nil {
-			return err
-		}
 		return writeHeadHash(txn, hash)
 	})
 	if err != nil {
 		return fmt.Errorf("store block %d %s: %w", b.Number(), hash.TerminalString(), err)
 	}
+	st.stored()
 	c.headers.add(hash, b.Header)
 	c.cacheBlock(b)
 	c.states.add(hash, st)
-	for _, h := range pruned {
-		c.states.remove(h)
+	if newHead {
+		pruned, nodes, err := c.pruneStates(stateCutoff(b.Number(), c.retention))
+		if err != nil {
+			// The block is in; the pruning is retried at the next head.
+			c.log.Warn("pruning old states failed", "head", b.Number(), "err", err)
+		}
+		for _, h := range pruned {
+			c.states.remove(h)
+		}
+		if len(pruned) > 0 {
+			c.log.Debug("pruned states", "blocks", len(pruned), "nodes", nodes)
+		}
 	}
 	if !newHead {
 		c.log.Debug("imported side block", "number", b.Number(), "hash", hash, "td", td)
@@ -138,6 +148,9 @@ func (c *Chain) validate(b *types.Block, parent *types.Header) (*State, map[comm
 	}
 	st, ckpts, err := applyBlock(c.params, c.engine, c, parentState, b)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Err(); err != nil {
 		return nil, nil, err
 	}
 	if root := st.Root(); root != h.StateRoot {

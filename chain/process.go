@@ -70,6 +70,18 @@ func ApplyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, p
 // the block creates, by root (new jobs' initial states, segments' end
 // states): the store keeps them with the block.
 func applyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, parent *State, b *types.Block) (*State, map[common.Hash][]byte, error) {
+	st, ckpts, err := applyBody(p, engine, progs, parent, b)
+	if err != nil && st != nil && st.Err() != nil {
+		// A rule that failed on a value the state could not read says
+		// nothing about the block: the read's error is the answer.
+		return nil, nil, st.Err()
+	}
+	return st, ckpts, err
+}
+
+// applyBody is applyBlock's work; on a rule error it also returns the
+// (partial) state, whose Err tells a failed read from a bad block.
+func applyBody(p *types.Params, engine consensus.Engine, progs ProgramSource, parent *State, b *types.Block) (*State, map[common.Hash][]byte, error) {
 	if n := len(b.Txs); uint64(n) > uint64(p.MaxBlockTxs) {
 		return nil, nil, ruleErr(ErrTooManyItems, nil, "%d txs, at most %d", n, p.MaxBlockTxs)
 	}
@@ -78,27 +90,28 @@ func applyBlock(p *types.Params, engine consensus.Engine, progs ProgramSource, p
 	}
 	bp := newBlockProcessor(p, progs, parent, b.Header)
 	bp.expireJobs()
+	fail := func(err error) (*State, map[common.Hash][]byte, error) { return bp.st, nil, err }
 	for i, r := range b.Results {
 		cr, err := bp.checkResult(r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("result %d: %w", i, err)
+			return fail(fmt.Errorf("result %d: %w", i, err))
 		}
 		if spec := cr.prog.Train(); spec != nil {
 			start, err := bp.checkpoint(r.JobID, spec)
 			if err != nil {
-				return nil, nil, fmt.Errorf("result %d: %w", i, err)
+				return fail(fmt.Errorf("result %d: %w", i, err))
 			}
 			if err := engine.VerifyTrainSegment(p, b.Header, spec, r.JobID, start, r.Train); err != nil {
-				return nil, nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "training job %s", r.JobID))
+				return fail(fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "training job %s", r.JobID)))
 			}
 		} else if err := engine.VerifyResult(p, b.Header, cr.prog, r); err != nil {
-			return nil, nil, fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID))
+			return fail(fmt.Errorf("result %d: %w", i, ruleErr(ErrBadResult, err, "job %s", r.JobID)))
 		}
 		bp.applyResult(r, cr)
 	}
 	for i, tx := range b.Txs {
 		if err := bp.applyTx(tx); err != nil {
-			return nil, nil, fmt.Errorf("tx %d (%s): %w", i, tx.Hash().TerminalString(), err)
+			return fail(fmt.Errorf("tx %d (%s): %w", i, tx.Hash().TerminalString(), err))
 		}
 	}
 	return bp.finalize(), bp.checkpoints, nil
@@ -200,15 +213,25 @@ func newBlockProcessor(p *types.Params, progs ProgramSource, parent *State, h *t
 		seen: make(map[common.Hash]bool), checkpoints: make(map[common.Hash][]byte)}
 }
 
+// expireJobs expires every pending job with Expiry below the block's
+// number, reading the pending index up to it (O(expired jobs)).
 func (bp *blockProcessor) expireJobs() {
-	for _, j := range bp.st.jobs {
-		if j.Status == JobPending && j.Expiry < bp.h.Number {
-			// The program's block space was burned at submission; the rest
-			// of the escrow goes back.
-			// A training job keeps what its segments burned and paid.
-			j.Status = JobExpired
-			bp.st.credit(j.Owner, j.Left())
+	var ids []common.Hash
+	bp.st.pendingIDs(bp.h.Number, func(_ uint64, id common.Hash) bool {
+		ids = append(ids, id)
+		return true
+	})
+	for _, id := range ids {
+		j := bp.st.job(id)
+		if j == nil || j.Status != JobPending {
+			bp.st.fail(fmt.Errorf("pending index names job %s, which is not pending", id))
+			return
 		}
+		// The program's block space was burned at submission; the rest
+		// of the escrow goes back.
+		// A training job keeps what its segments burned and paid.
+		j.Status = JobExpired
+		bp.st.credit(j.Owner, j.Left())
 	}
 }
 
@@ -225,8 +248,8 @@ func (bp *blockProcessor) checkResult(r *types.JobResult) (checkedResult, error)
 	if bp.seen[r.JobID] {
 		return checkedResult{}, ruleErr(ErrDuplicateResult, nil, "job %s", r.JobID)
 	}
-	j, ok := bp.st.jobs[r.JobID]
-	if !ok || j.Status != JobPending {
+	j := bp.st.loadJob(r.JobID)
+	if j == nil || j.Status != JobPending {
 		return checkedResult{}, ruleErr(ErrJobNotPending, nil, "job %s", r.JobID)
 	}
 	if j.Kind == JobTrain {
@@ -261,7 +284,7 @@ func (bp *blockProcessor) checkResult(r *types.JobResult) (checkedResult, error)
 
 // checkpoint decodes training job id's state at its checkpoint on chain.
 func (bp *blockProcessor) checkpoint(id common.Hash, spec *vm.TrainSpec) (*vm.TrainState, error) {
-	j := bp.st.jobs[id]
+	j := bp.st.loadJob(id)
 	code, ok := bp.progs.JobCheckpoint(j.Checkpoint)
 	if !ok {
 		return nil, fmt.Errorf("training job %s: checkpoint %s missing from the store", id, j.Checkpoint)
@@ -275,7 +298,7 @@ func (bp *blockProcessor) checkpoint(id common.Hash, spec *vm.TrainSpec) (*vm.Tr
 
 func (bp *blockProcessor) applyResult(r *types.JobResult, cr checkedResult) {
 	bp.seen[r.JobID] = true
-	j := bp.st.jobs[r.JobID]
+	j := bp.st.job(r.JobID)
 	if spec := cr.prog.Train(); spec != nil {
 		bp.applySegment(r, j, spec)
 		return

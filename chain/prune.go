@@ -5,21 +5,28 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rlp"
 )
 
-// stateRetention is how many blocks behind the head keep their state
-// snapshot (the head's is always kept). A block can only be imported on a
-// parent whose snapshot is kept, so a fork point deeper than this is refused
+// DefaultStateRetention is how many blocks behind the head keep their state
+// (the head's is always kept) in full mode. A block can only be imported on
+// a parent whose state is kept, so a fork point deeper than this is refused
 // (ErrPrunedState), as a finality depth would. It is a node policy, not a
 // consensus parameter: nodes with other values agree on every block they
 // both accept.
-const stateRetention = 256
+const DefaultStateRetention = 256
 
-// pruneBatch bounds the snapshots one head update deletes, so the first
-// pass over an old datadir's backlog spreads over many blocks.
-const pruneBatch = 256
+// MinStateRetention is the least retention a node accepts: the snap sync
+// pivot sits 64 blocks behind a peer's head, and reorgs need room.
+const MinStateRetention = 16
 
-// stateCutoff is the lowest block number whose snapshot is kept while the
+// pruneOpBudget bounds the reference-count updates one pruning pass makes,
+// so its transaction stays far below badger's limit and the first pass over
+// a backlog (an archive datadir reopened in full mode) spreads over blocks.
+// A pass always takes at least one block's journal.
+const pruneOpBudget = 20000
+
+// stateCutoff is the lowest block number whose state is kept while the
 // head is at number head.
 func stateCutoff(head, retention uint64) uint64 {
 	if head <= retention {
@@ -28,7 +35,7 @@ func stateCutoff(head, retention uint64) uint64 {
 	return head - retention
 }
 
-// checkParentState refuses a parent whose snapshot is (or is about to be)
+// checkParentState refuses a parent whose state is (or is about to be)
 // pruned behind a head at number head.
 func (c *Chain) checkParentState(parentNumber, head uint64) error {
 	if parentNumber < stateCutoff(head, c.retention) {
@@ -37,35 +44,71 @@ func (c *Chain) checkParentState(parentNumber, head uint64) error {
 	return nil
 }
 
-// pruneStates deletes, inside txn, up to pruneBatch snapshots (canonical or
-// side) of blocks numbered below cutoff, and returns their hashes.
-func pruneStates(txn *badger.Txn, cutoff uint64) ([]common.Hash, error) {
-	type entry struct {
-		n uint64
-		h common.Hash
+// pruneStates releases, in one transaction, the journals of blocks numbered
+// below cutoff (canonical or side, lowest first, within pruneOpBudget) and
+// returns their hashes and how many trie nodes it deleted. Archive mode
+// prunes nothing.
+func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err error) {
+	if c.archive {
+		return nil, 0, nil
 	}
-	var old []entry
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefixStateN
-	it := txn.NewIterator(opts)
-	for it.Rewind(); it.Valid() && len(old) < pruneBatch; it.Next() {
-		n, h, ok := parseStateIndexKey(it.Item().Key())
-		if !ok {
-			continue
+	err = c.db.Update(func(txn *badger.Txn) error {
+		type entry struct {
+			n       uint64
+			h       common.Hash
+			journal []byte
 		}
-		if n >= cutoff {
-			break
+		var (
+			old []entry
+			ops int
+		)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefixStateN
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && ops < pruneOpBudget; it.Next() {
+			n, h, ok := parseStateIndexKey(it.Item().Key())
+			if !ok {
+				continue
+			}
+			if n >= cutoff {
+				break
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			old = append(old, entry{n, h, v})
+			ops += len(v) / common.HashLength
 		}
-		old = append(old, entry{n, h})
+		it.Close() // a read-write txn allows one iterator and no writes under it
+		for _, e := range old {
+			var j stateJournal
+			if err := rlp.DecodeBytes(e.journal, &j); err != nil {
+				return fmt.Errorf("state journal of block %d %s: %w", e.n, e.h, err)
+			}
+			canon, err := readCanonicalHash(txn, e.n)
+			if err != nil && err != errNotFound {
+				return err
+			}
+			release := j.Born // a side block: nothing kept descends from it
+			if err == nil && canon == e.h {
+				release = j.Dead // canonical: the states that held these are gone
+			}
+			deleted, err := releaseNodes(txn, release)
+			if err != nil {
+				return fmt.Errorf("prune state %d %s: %w", e.n, e.h, err)
+			}
+			if err := txn.Delete(stateIndexKey(e.n, e.h)); err != nil {
+				return err
+			}
+			blocks = append(blocks, e.h)
+			nodes += deleted
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	it.Close() // a read-write txn allows one iterator and no writes under it
-	hashes := make([]common.Hash, 0, len(old))
-	for _, e := range old {
-		if err := deleteState(txn, e.h, e.n); err != nil {
-			return nil, fmt.Errorf("prune state %d %s: %w", e.n, e.h, err)
-		}
-		hashes = append(hashes, e.h)
-	}
-	return hashes, nil
+	return blocks, nodes, nil
 }

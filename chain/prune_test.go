@@ -5,22 +5,58 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 )
 
-// With a retention of 4, only the snapshots of the last 4 blocks behind the
+// With a retention of 4, only the states of the last 4 blocks behind the
 // head (and the head's) stay; a fork within that window still reorganises,
-// a deeper one is refused with ErrPrunedState, and a reopen goes on.
+// a deeper one is refused with ErrPrunedState, and a reopen goes on. After
+// every step, each kept state's whole trie is readable, and the store holds
+// no node that neither a kept state nor the canonical block just below the
+// window (whose replaced nodes the next head releases) reads.
 func TestStatePruning(t *testing.T) {
 	const retention = 4
 	h := newHarness(t)
 	chain.SetStateRetention(h.c, retention)
 	wantKeys := func(stage string, want int) {
 		t.Helper()
-		snaps, idx := chain.CountKeys(h.c)
-		if snaps != want || idx != want {
-			t.Fatalf("%s: %d snapshots, %d index entries, want %d", stage, snaps, idx, want)
+		states, _ := chain.CountKeys(h.c)
+		if states != want {
+			t.Fatalf("%s: %d state records, want %d", stage, states, want)
+		}
+		head := h.c.CurrentBlock().Number()
+		reachable := make(map[common.Hash]bool)
+		kept := 0
+		for n := head - retention; n <= head; n++ {
+			if err := chain.ReachableNodes(stateOf(t, h, n), reachable); err != nil {
+				t.Fatalf("%s: kept state %d: %v", stage, n, err)
+			}
+			kept++
+		}
+		loose := make(map[common.Hash]bool)
+		for k := range reachable {
+			loose[k] = true
+		}
+		if st, err := h.c.StateAtBlock(h.c.GetBlockByNumber(head - retention - 1).Hash()); err == nil {
+			_ = chain.ReachableNodes(st, loose)
+		}
+		stored := chain.StoredNodes(h.c)
+		for k := range reachable {
+			if !stored[k] {
+				t.Fatalf("%s: node %s of a kept state missing", stage, k)
+			}
+		}
+		extra := 0
+		for k := range stored {
+			if !loose[k] {
+				extra++
+			}
+		}
+		// Side blocks in the window add their own nodes: at most a few per block.
+		if extra > 64 {
+			t.Fatalf("%s: %d stored nodes no kept canonical state reads (of %d)", stage, extra, len(stored))
 		}
 	}
 
@@ -109,4 +145,17 @@ func TestOldSchemaRefused(t *testing.T) {
 			t.Fatalf("schema %d: %v", v, err)
 		}
 	}
+}
+
+func stateOf(t *testing.T, h *harness, n uint64) *chain.State {
+	t.Helper()
+	b := h.c.GetBlockByNumber(n)
+	if b == nil {
+		t.Fatalf("no canonical block %d", n)
+	}
+	st, err := h.c.StateAtBlock(b.Hash())
+	if err != nil {
+		t.Fatalf("state of canonical block %d: %v", n, err)
+	}
+	return st
 }

@@ -14,26 +14,33 @@ import (
 //	"h" ‖ blockHash          → header
 //	"b" ‖ blockHash          → body [txs, results]
 //	"t" ‖ blockHash          → total difficulty, 32-byte big-endian
-//	"s" ‖ blockHash          → state snapshot after the block (EncodeState), kept
-//	                           for the last stateRetention blocks behind the head
-//	"S" ‖ number ‖ blockHash → empty: index of the stored snapshots by height,
-//	                           canonical or not, which the pruning walks
+//	"S" ‖ number ‖ blockHash → the block's state journal [born, dead] (trie.go):
+//	                           present while the block's state is kept (the last
+//	                           stateRetention blocks, canonical or not; all of
+//	                           them in archive mode), by height for the pruning
+//	"T" ‖ nodeHash           → state trie node (RLP, go-ethereum's encoding)
+//	"R" ‖ nodeHash           → the node's reference count, uvarint
 //	"n" ‖ number (8-byte BE) → canonical block hash (32 bytes)
 //	"p" ‖ jobID              → job program, raw vm encoding (content-addressed:
 //	                           written for every imported block, canonical or not)
 //	"c" ‖ stateRoot          → training checkpoint state, raw vm.TrainState encoding
 //	                           (content-addressed by its root: every job's initial
 //	                           state and every segment's end state, any branch)
+//	"P"                      → number of the snap sync pivot, 8-byte BE (absent:
+//	                           synced from genesis); blocks below it have headers
+//	                           only
 //	"l" ‖ txHash             → tx lookup [blockHash, number, index], canonical only
 var (
 	keyVersion   = []byte("v")
 	keyGenesis   = []byte("G")
 	keyHead      = []byte("H")
+	keySnapPivot = []byte("P")
 	prefixHeader = []byte("h")
 	prefixBody   = []byte("b")
 	prefixTD     = []byte("t")
-	prefixState  = []byte("s")
 	prefixStateN = []byte("S")
+	prefixTrie   = []byte("T")
+	prefixRef    = []byte("R")
 	prefixCanon  = []byte("n")
 	prefixProg   = []byte("p")
 	prefixTxLook = []byte("l")
@@ -42,19 +49,22 @@ var (
 
 // schemaVersion changes whenever a stored encoding does. Version 2 added the
 // "S" snapshot index; version 3 the training fields of the job record (a
-// hard fork: state roots and the genesis changed) and the "c" checkpoints.
-// An older datadir holds another chain: it is refused, to be deleted.
-const schemaVersion = 3
+// hard fork: state roots and the genesis changed) and the "c" checkpoints;
+// version 4 the state trie (another hard fork: the state root is the trie's)
+// in place of whole snapshots. An older datadir holds another chain: it is
+// refused, to be deleted.
+const schemaVersion = 4
 
 func hashKey(prefix []byte, h common.Hash) []byte {
 	return append(append(make([]byte, 0, len(prefix)+common.HashLength), prefix...), h[:]...)
 }
 
-func headerKey(h common.Hash) []byte  { return hashKey(prefixHeader, h) }
-func bodyKey(h common.Hash) []byte    { return hashKey(prefixBody, h) }
-func tdKey(h common.Hash) []byte      { return hashKey(prefixTD, h) }
-func stateKey(h common.Hash) []byte   { return hashKey(prefixState, h) }
-func programKey(h common.Hash) []byte { return hashKey(prefixProg, h) }
+func headerKey(h common.Hash) []byte   { return hashKey(prefixHeader, h) }
+func bodyKey(h common.Hash) []byte     { return hashKey(prefixBody, h) }
+func tdKey(h common.Hash) []byte       { return hashKey(prefixTD, h) }
+func trieNodeKey(h common.Hash) []byte { return hashKey(prefixTrie, h) }
+func trieRefKey(h common.Hash) []byte  { return hashKey(prefixRef, h) }
+func programKey(h common.Hash) []byte  { return hashKey(prefixProg, h) }
 func checkpointKey(root common.Hash) []byte {
 	return hashKey(prefixCkpt, root)
 }

@@ -2,14 +2,21 @@ package chain
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
+	ethtypes "github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/trie/trienode"
+	"github.com/ethereum/go-ethereum/triedb/database"
 	"github.com/holiman/uint256"
-	"github.com/quern-chain/quern/chain/types"
 )
 
 // Account is an address's balance (wei) and next nonce.
@@ -32,7 +39,7 @@ const (
 )
 
 // Job is a job's record in the state. Its RLP encoding is the field list in
-// this order; it is part of the state root.
+// this order; it is the value of the job's leaf in the state trie.
 type Job struct {
 	ID         common.Hash    // hash of the job transaction
 	Owner      common.Address // sender of the job transaction
@@ -66,51 +73,302 @@ func (j *Job) copy() *Job {
 	return &c
 }
 
-// State is the account and job state after a block. States handed out by the
-// chain are frozen: nothing changes them, so they are safe to share between
-// goroutines. Copy returns a private copy.
-type State struct {
-	accounts map[common.Address]*Account
-	jobs     map[common.Hash]*Job
-	rewards  map[common.Address]*uint256.Int // cumulative coinbase earnings
+// The state is one Merkle Patricia trie (go-ethereum's trie, hash-keyed
+// nodes; docs/protocol.md §8). Its keys, all under a one-byte namespace:
+//
+//	nsAccount ‖ Keccak256(address) → rlp([balance, nonce])      (absent: zero balance and nonce)
+//	nsJob     ‖ Keccak256(jobID)   → rlp(Job)
+//	nsReward  ‖ Keccak256(address) → rlp(amount)                (absent: zero)
+//	nsPending ‖ expiry (8-byte BE) ‖ jobID → 0x01                (one per pending job)
+//
+// Accounts, jobs and rewards are keyed by hash, as Ethereum's secure trie
+// is, so no one shapes the trie by choosing keys. The pending index is keyed
+// by expiry so a block expires its jobs, and a miner lists the pending ones,
+// by reading a key range: O(pending), not O(every job ever).
+const (
+	nsAccount byte = 0x00
+	nsJob     byte = 0x01
+	nsReward  byte = 0x02
+	nsPending byte = 0x03
+)
 
-	frozen bool
-	root   common.Hash // valid when frozen
+// AccountKey, JobKey and RewardKey are the trie keys of an account, a job
+// record and a miner's reward (what a proof proves).
+func AccountKey(a common.Address) []byte { return hashedKey(nsAccount, a[:]) }
+func JobKey(id common.Hash) []byte       { return hashedKey(nsJob, id[:]) }
+func RewardKey(a common.Address) []byte  { return hashedKey(nsReward, a[:]) }
+
+func hashedKey(ns byte, raw []byte) []byte {
+	k := make([]byte, 1, 1+common.HashLength)
+	k[0] = ns
+	return append(k, crypto.Keccak256(raw)...)
 }
 
-// NewState returns an empty state.
+func pendingKey(expiry uint64, id common.Hash) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{nsPending}, expiry)
+	return append(k, id[:]...)
+}
+
+var pendingMark = []byte{1}
+
+// accountRLP is an account's leaf value.
+type accountRLP struct {
+	Balance *uint256.Int
+	Nonce   uint64
+}
+
+// State is the account, job and reward state after a block: a trie root
+// read through the chain's node store, plus, for a mutable state, the
+// records it read and changed. States handed out by the chain are frozen:
+// nothing changes them, so they are safe to share between goroutines. Copy
+// returns a mutable one.
+type State struct {
+	store  *nodeStore
+	root   common.Hash
+	frozen bool
+	// mem holds the trie nodes this state's commit made while they are not
+	// in the store yet (a block not yet written, a genesis state outside a
+	// chain). The chain clears it once they are; readers fall back to the store.
+	mem atomic.Pointer[map[common.Hash][]byte]
+	// journal is what the commit that made this state added to and removed
+	// from the trie, for the store's reference counts (nil if loaded).
+	journal *stateJournal
+
+	// err is the first read that failed: a node missing from the store, so
+	// the state was pruned (ErrPrunedState) or the store is broken. Reads
+	// after it return zero values; the chain checks Err before trusting
+	// anything computed from the state.
+	err atomic.Pointer[error]
+
+	// A mutable state: its trie and the records it loaded or changed.
+	tr       *trie.Trie
+	accounts map[common.Address]*Account
+	jobs     map[common.Hash]*Job
+	rewards  map[common.Address]*uint256.Int
+	dirty    map[string]struct{} // "a"‖addr, "j"‖id, "r"‖addr of changed records
+	oldJobs  map[common.Hash]*Job
+}
+
+// NewState returns an empty, mutable state outside any chain (genesis,
+// tests): its nodes live in memory until a chain stores them.
 func NewState() *State {
-	return &State{
-		accounts: make(map[common.Address]*Account),
-		jobs:     make(map[common.Hash]*Job),
-		rewards:  make(map[common.Address]*uint256.Int),
+	s := &State{store: nil, root: ethtypes.EmptyRootHash}
+	s.initMutable()
+	return s
+}
+
+func (s *State) initMutable() {
+	s.accounts = make(map[common.Address]*Account)
+	s.jobs = make(map[common.Hash]*Job)
+	s.rewards = make(map[common.Address]*uint256.Int)
+	s.dirty = make(map[string]struct{})
+	s.oldJobs = make(map[common.Hash]*Job)
+}
+
+// stateAt returns the frozen state with root root in store.
+func stateAt(store *nodeStore, root common.Hash) *State {
+	return &State{store: store, root: root, frozen: true}
+}
+
+// Err returns the first failed read: nil, or an error wrapping
+// ErrPrunedState when a node of the state is no longer stored.
+func (s *State) Err() error {
+	if p := s.err.Load(); p != nil {
+		return *p
 	}
+	return nil
+}
+
+// fail records the first failed read (frozen states are read from many
+// goroutines: the record is atomic).
+func (s *State) fail(err error) {
+	if err == nil {
+		return
+	}
+	var missing *trie.MissingNodeError
+	if errors.As(err, &missing) {
+		err = fmt.Errorf("%w: state %s: trie node %s missing", ErrPrunedState, s.root.TerminalString(), missing.NodeHash.TerminalString())
+	}
+	s.err.CompareAndSwap(nil, &err)
+}
+
+// NodeReader implements database.NodeDatabase for the trie library.
+func (s *State) NodeReader(common.Hash) (database.NodeReader, error) { return s, nil }
+
+// Node implements database.NodeReader: the state's own new nodes first,
+// then the store.
+func (s *State) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) {
+	if m := s.mem.Load(); m != nil {
+		if blob, ok := (*m)[hash]; ok {
+			return blob, nil
+		}
+	}
+	if s.store == nil {
+		return nil, nil
+	}
+	return s.store.node(hash)
+}
+
+// openTrie opens the state's committed trie.
+func (s *State) openTrie() (*trie.Trie, error) {
+	return trie.New(trie.TrieID(s.root), s)
+}
+
+// get reads key from the committed trie (a mutable state's own trie, so its
+// resolved nodes are kept for the commit; a fresh one for a frozen state, so
+// concurrent readers share nothing but the store).
+func (s *State) get(key []byte) []byte {
+	if s.Err() != nil {
+		return nil
+	}
+	tr := s.tr
+	if tr == nil {
+		var err error
+		if tr, err = s.openTrie(); err != nil {
+			s.fail(err)
+			return nil
+		}
+		if !s.frozen {
+			s.tr = tr
+		}
+	}
+	v, err := tr.Get(key)
+	if err != nil {
+		s.fail(err)
+		return nil
+	}
+	return v
+}
+
+func (s *State) loadAccount(a common.Address) *Account {
+	if acc, ok := s.accounts[a]; ok {
+		return acc
+	}
+	acc := &Account{Balance: new(uint256.Int)}
+	if v := s.get(AccountKey(a)); v != nil {
+		var e accountRLP
+		if err := rlp.DecodeBytes(v, &e); err != nil {
+			s.fail(fmt.Errorf("account %s: %w", a, err))
+		} else {
+			acc.Balance, acc.Nonce = orZero(e.Balance), e.Nonce
+		}
+	}
+	if !s.frozen {
+		s.accounts[a] = acc
+	}
+	return acc
+}
+
+func (s *State) loadJob(id common.Hash) *Job {
+	if j, ok := s.jobs[id]; ok {
+		return j
+	}
+	var j *Job
+	if v := s.get(JobKey(id)); v != nil {
+		j = new(Job)
+		if err := rlp.DecodeBytes(v, j); err != nil {
+			s.fail(fmt.Errorf("job %s: %w", id, err))
+			j = nil
+		} else {
+			j.Fee, j.Burned, j.MinerFee, j.Paid = orZero(j.Fee), orZero(j.Burned), orZero(j.MinerFee), orZero(j.Paid)
+		}
+	}
+	if !s.frozen {
+		s.jobs[id] = j
+		if j != nil {
+			if _, ok := s.oldJobs[id]; !ok {
+				s.oldJobs[id] = j.copy()
+			}
+		}
+	}
+	return j
+}
+
+func (s *State) loadReward(a common.Address) *uint256.Int {
+	if r, ok := s.rewards[a]; ok {
+		return r
+	}
+	r := new(uint256.Int)
+	if v := s.get(RewardKey(a)); v != nil {
+		if err := rlp.DecodeBytes(v, r); err != nil {
+			s.fail(fmt.Errorf("reward %s: %w", a, err))
+		}
+	}
+	if !s.frozen {
+		s.rewards[a] = r
+	}
+	return r
 }
 
 // Account returns a copy of a's account; the zero account if absent.
 func (s *State) Account(a common.Address) Account {
-	if acc, ok := s.accounts[a]; ok {
-		return Account{Balance: clone(acc.Balance), Nonce: acc.Nonce}
-	}
-	return Account{Balance: new(uint256.Int)}
+	acc := s.loadAccount(a)
+	return Account{Balance: clone(acc.Balance), Nonce: acc.Nonce}
 }
 
 // Job returns a copy of job id's record.
 func (s *State) Job(id common.Hash) (*Job, bool) {
-	j, ok := s.jobs[id]
-	if !ok {
+	j := s.loadJob(id)
+	if j == nil {
 		return nil, false
 	}
 	return j.copy(), true
 }
 
-// PendingJobs returns copies of the pending jobs, highest fee first, then by id.
-// A job with Expiry below the next block's number is still listed until
-// that block expires it.
+// MinerReward returns the wei a has earned as coinbase (subsidy plus fees).
+func (s *State) MinerReward(a common.Address) *uint256.Int {
+	return clone(s.loadReward(a))
+}
+
+// pendingIDs calls f with every job in the committed trie's pending index
+// whose expiry is below before (0: all), in (expiry, id) order, until f
+// returns false.
+func (s *State) pendingIDs(before uint64, f func(expiry uint64, id common.Hash) bool) {
+	if s.Err() != nil {
+		return
+	}
+	tr, err := s.openTrie()
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	nit, err := tr.NodeIterator([]byte{nsPending})
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	it := trie.NewIterator(nit)
+	for it.Next() {
+		k := it.Key
+		if len(k) != 1+8+common.HashLength || k[0] != nsPending {
+			break
+		}
+		expiry := binary.BigEndian.Uint64(k[1:9])
+		if before != 0 && expiry >= before {
+			break
+		}
+		if !f(expiry, common.BytesToHash(k[9:])) {
+			break
+		}
+	}
+	s.fail(it.Err)
+}
+
+// PendingJobs returns copies of the pending jobs, highest fee first, then by
+// id. A job with Expiry below the next block's number is still listed until
+// that block expires it. It reads the pending index: O(pending jobs).
 func (s *State) PendingJobs() []*Job {
 	var out []*Job
-	for _, j := range s.jobs {
-		if j.Status == JobPending {
+	seen := make(map[common.Hash]bool)
+	s.pendingIDs(0, func(_ uint64, id common.Hash) bool {
+		seen[id] = true
+		if j := s.loadJob(id); j != nil && j.Status == JobPending {
+			out = append(out, j.copy())
+		}
+		return true
+	})
+	for id, j := range s.jobs { // a mutable state's jobs not committed yet
+		if j != nil && !seen[id] && j.Status == JobPending {
 			out = append(out, j.copy())
 		}
 	}
@@ -123,54 +381,44 @@ func (s *State) PendingJobs() []*Job {
 	return out
 }
 
-// MinerReward returns the wei a has earned as coinbase (subsidy plus fees).
-func (s *State) MinerReward(a common.Address) *uint256.Int {
-	if r, ok := s.rewards[a]; ok {
-		return clone(r)
-	}
-	return new(uint256.Int)
-}
-
-// Copy returns a deep, mutable copy.
+// Copy returns a mutable state that starts from s. s must be frozen.
 func (s *State) Copy() *State {
-	c := NewState()
-	for a, acc := range s.accounts {
-		c.accounts[a] = &Account{Balance: clone(acc.Balance), Nonce: acc.Nonce}
+	if !s.frozen {
+		panic("chain: copying a mutable state")
 	}
-	for id, j := range s.jobs {
-		c.jobs[id] = j.copy()
-	}
-	for a, r := range s.rewards {
-		c.rewards[a] = clone(r)
-	}
+	c := &State{store: s.store, root: s.root}
+	c.mem.Store(s.mem.Load())
+	c.err.Store(s.err.Load())
+	c.initMutable()
 	return c
 }
 
-// Root is the state root: Keccak256(EncodeState(s)).
+// Root is the state root. A mutable state hashes its changes (without
+// committing them) to answer.
 func (s *State) Root() common.Hash {
 	if s.frozen {
 		return s.root
 	}
-	return types.Keccak(EncodeState(s))
+	tr, err := s.applyChanges()
+	if err != nil {
+		s.fail(err)
+		return common.Hash{}
+	}
+	return tr.Hash()
 }
 
-// freeze fixes s (no more mutation) and caches its root.
-func (s *State) freeze() {
-	s.root = types.Keccak(EncodeState(s))
-	s.frozen = true
-}
+// mutators: only the state transition and genesis use them, on mutable states.
 
-// mutators: only the state transition and genesis use them, on unfrozen copies.
-
-func (s *State) acct(a common.Address) *Account {
+func (s *State) mutable() {
 	if s.frozen {
 		panic("chain: mutating a frozen state")
 	}
-	acc, ok := s.accounts[a]
-	if !ok {
-		acc = &Account{Balance: new(uint256.Int)}
-		s.accounts[a] = acc
-	}
+}
+
+func (s *State) acct(a common.Address) *Account {
+	s.mutable()
+	acc := s.loadAccount(a)
+	s.dirty["a"+string(a[:])] = struct{}{}
 	return acc
 }
 
@@ -187,100 +435,146 @@ func (s *State) debit(a common.Address, v *uint256.Int) {
 
 func (s *State) incNonce(a common.Address) { s.acct(a).Nonce++ }
 
-func (s *State) putJob(j *Job) {
-	if s.frozen {
-		panic("chain: mutating a frozen state")
+// job returns job id's record for change (nil if unknown).
+func (s *State) job(id common.Hash) *Job {
+	s.mutable()
+	j := s.loadJob(id)
+	if j != nil {
+		s.dirty["j"+string(id[:])] = struct{}{}
 	}
+	return j
+}
+
+func (s *State) putJob(j *Job) {
+	s.mutable()
+	s.loadJob(j.ID) // the old record, if any, for the pending index
 	s.jobs[j.ID] = j
+	s.dirty["j"+string(j.ID[:])] = struct{}{}
 }
 
 func (s *State) addReward(a common.Address, v *uint256.Int) {
-	if s.frozen {
-		panic("chain: mutating a frozen state")
-	}
-	s.rewards[a] = new(uint256.Int).Add(s.MinerReward(a), v)
+	s.mutable()
+	r := s.loadReward(a)
+	s.rewards[a] = new(uint256.Int).Add(r, v)
+	s.dirty["r"+string(a[:])] = struct{}{}
 }
 
-// The canonical state snapshot, which is both what is stored per block and
-// what the state root hashes:
-//
-//	root = Keccak256(rlp([accounts, jobs, rewards]))
-//	accounts = [[address, balance, nonce], ...]  sorted by address, omitting
-//	           accounts with zero balance and zero nonce
-//	jobs     = [[id, owner, fee, work, rows, cols, expiry, submitted, status,
-//	            resultHash, doneBlock, miner, burned, minerFee,
-//	            kind, stepsDone, checkpoint, paid], ...]  sorted by id
-//	rewards  = [[address, amount], ...]  sorted by address, omitting zero amounts
-//
-// Integers are RLP's minimal big-endian; balances and amounts are uint256.
-type stateSnapshot struct {
-	Accounts []accountEntry
-	Jobs     []*Job
-	Rewards  []rewardEntry
+// applyChanges writes the changed records into the mutable state's trie
+// (in sorted key order, so every node hashes the same way everywhere) and
+// returns it.
+func (s *State) applyChanges() (*trie.Trie, error) {
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if s.tr == nil {
+		tr, err := s.openTrie()
+		if err != nil {
+			return nil, err
+		}
+		s.tr = tr
+	}
+	keys := slices.Sorted(maps.Keys(s.dirty))
+	for _, k := range keys {
+		var err error
+		switch k[0] {
+		case 'a':
+			a := common.BytesToAddress([]byte(k[1:]))
+			acc := s.accounts[a]
+			if acc.Balance.IsZero() && acc.Nonce == 0 {
+				err = s.tr.Delete(AccountKey(a))
+			} else {
+				err = s.tr.Update(AccountKey(a), mustRLP(&accountRLP{acc.Balance, acc.Nonce}))
+			}
+		case 'j':
+			id := common.BytesToHash([]byte(k[1:]))
+			j := s.jobs[id]
+			if err = s.tr.Update(JobKey(id), mustRLP(j)); err != nil {
+				break
+			}
+			if old := s.oldJobs[id]; old != nil && old.Status == JobPending && (j.Status != JobPending || old.Expiry != j.Expiry) {
+				err = s.tr.Delete(pendingKey(old.Expiry, id))
+			}
+			if err == nil && j.Status == JobPending {
+				err = s.tr.Update(pendingKey(j.Expiry, id), pendingMark)
+			}
+		case 'r':
+			a := common.BytesToAddress([]byte(k[1:]))
+			if r := s.rewards[a]; r.IsZero() {
+				err = s.tr.Delete(RewardKey(a))
+			} else {
+				err = s.tr.Update(RewardKey(a), mustRLP(r))
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	clear(s.dirty)
+	for id, j := range s.jobs {
+		if j != nil {
+			s.oldJobs[id] = j.copy()
+		}
+	}
+	return s.tr, nil
 }
 
-type accountEntry struct {
-	Addr    common.Address
-	Balance *uint256.Int
-	Nonce   uint64
+// freeze commits the changes: the new root, the new nodes (kept in memory
+// until the chain stores them) and the journal of nodes added and replaced.
+// A read that failed is kept in Err; the root is then meaningless.
+func (s *State) freeze() {
+	s.mutable()
+	tr, err := s.applyChanges()
+	if err != nil {
+		s.fail(err)
+		s.frozen = true
+		return
+	}
+	root, nodes := tr.Commit(false)
+	mem := make(map[common.Hash][]byte)
+	if old := s.mem.Load(); old != nil {
+		maps.Copy(mem, *old)
+	}
+	s.journal = newJournal(nodes, mem)
+	s.mem.Store(&mem)
+	s.root, s.frozen = root, true
+	s.tr, s.accounts, s.jobs, s.rewards, s.dirty, s.oldJobs = nil, nil, nil, nil, nil, nil
 }
 
-type rewardEntry struct {
-	Addr   common.Address
-	Amount *uint256.Int
+// stored tells a frozen state that its nodes are in the store now.
+func (s *State) stored() { s.mem.Store(nil) }
+
+// stateJournal is what one commit did to the trie: the nodes it wrote (one
+// entry per trie position, so a node at two positions counts twice) and the
+// nodes it replaced or removed. The store counts references from it
+// (nodeStore, docs/protocol.md §8).
+type stateJournal struct {
+	Born []common.Hash
+	Dead []common.Hash
 }
 
-// EncodeState returns the canonical snapshot encoding of s.
-func EncodeState(s *State) []byte {
-	var snap stateSnapshot
-	for a, acc := range s.accounts {
-		if acc.Balance.IsZero() && acc.Nonce == 0 {
-			continue
+// newJournal reads a commit's node set, adding its new nodes to mem.
+func newJournal(set *trienode.NodeSet, mem map[common.Hash][]byte) *stateJournal {
+	j := new(stateJournal)
+	if set == nil {
+		return j
+	}
+	set.ForEachWithOrder(func(path string, n *trienode.Node) {
+		var prev common.Hash
+		if origin := set.Origins[path]; len(origin) != 0 {
+			prev = crypto.Keccak256Hash(origin)
 		}
-		snap.Accounts = append(snap.Accounts, accountEntry{a, acc.Balance, acc.Nonce})
-	}
-	slices.SortFunc(snap.Accounts, func(x, y accountEntry) int { return bytes.Compare(x.Addr[:], y.Addr[:]) })
-	for _, j := range s.jobs {
-		snap.Jobs = append(snap.Jobs, j)
-	}
-	slices.SortFunc(snap.Jobs, func(x, y *Job) int { return bytes.Compare(x.ID[:], y.ID[:]) })
-	for a, r := range s.rewards {
-		if !r.IsZero() {
-			snap.Rewards = append(snap.Rewards, rewardEntry{a, r})
+		if !n.IsDeleted() && n.Hash == prev {
+			return // rewritten unchanged
 		}
-	}
-	slices.SortFunc(snap.Rewards, func(x, y rewardEntry) int { return bytes.Compare(x.Addr[:], y.Addr[:]) })
-	return mustRLP(&snap)
-}
-
-// DecodeState decodes a snapshot written by EncodeState; the result is frozen.
-func DecodeState(b []byte) (*State, error) {
-	var snap stateSnapshot
-	if err := rlp.DecodeBytes(b, &snap); err != nil {
-		return nil, fmt.Errorf("decode state: %w", err)
-	}
-	s := NewState()
-	for i, e := range snap.Accounts {
-		if i > 0 && bytes.Compare(snap.Accounts[i-1].Addr[:], e.Addr[:]) >= 0 {
-			return nil, errors.New("decode state: accounts not sorted")
+		if prev != (common.Hash{}) {
+			j.Dead = append(j.Dead, prev)
 		}
-		s.accounts[e.Addr] = &Account{Balance: orZero(e.Balance), Nonce: e.Nonce}
-	}
-	for i, j := range snap.Jobs {
-		if i > 0 && bytes.Compare(snap.Jobs[i-1].ID[:], j.ID[:]) >= 0 {
-			return nil, errors.New("decode state: jobs not sorted")
+		if !n.IsDeleted() {
+			j.Born = append(j.Born, n.Hash)
+			mem[n.Hash] = n.Blob
 		}
-		j.Fee, j.Burned, j.MinerFee, j.Paid = orZero(j.Fee), orZero(j.Burned), orZero(j.MinerFee), orZero(j.Paid)
-		s.jobs[j.ID] = j
-	}
-	for i, e := range snap.Rewards {
-		if i > 0 && bytes.Compare(snap.Rewards[i-1].Addr[:], e.Addr[:]) >= 0 {
-			return nil, errors.New("decode state: rewards not sorted")
-		}
-		s.rewards[e.Addr] = orZero(e.Amount)
-	}
-	s.freeze()
-	return s, nil
+	})
+	return j
 }
 
 func clone(v *uint256.Int) *uint256.Int {

@@ -758,8 +758,9 @@ func (p *TxPool) reset() {
 }
 
 // maxReorgWalk bounds the blocks reinject reads on each branch; a fork
-// deeper than the state retention is refused by the chain anyway.
-const maxReorgWalk = stateRetention + 1
+// deeper than the state retention (Options.StateRetention) is refused by the
+// chain anyway.
+const maxReorgWalk = 1 << 14
 
 // reinject finds the fork point of oldHead's branch (no longer canonical)
 // and newHead's, and adds back the old branch's transactions, oldest block

@@ -91,8 +91,8 @@ type workSource struct {
 var _ consensus.WorkSource = (*workSource)(nil)
 
 func (ws *workSource) pending(id common.Hash) (*Job, error) {
-	j, ok := ws.st.jobs[id]
-	if !ok || j.Status != JobPending || j.Expiry < ws.number {
+	j := ws.st.loadJob(id)
+	if j == nil || j.Status != JobPending || j.Expiry < ws.number {
 		return nil, fmt.Errorf("%w: job %s", consensus.ErrUnknownWork, id)
 	}
 	return j, nil
