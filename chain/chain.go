@@ -379,13 +379,14 @@ func (c *Chain) GetHeader(h common.Hash) *types.Header {
 	return hd
 }
 
-// HasBlock reports whether block h is stored.
+// HasBlock reports whether block h is stored, body included (below a snap
+// sync's pivot there are headers alone).
 func (c *Chain) HasBlock(h common.Hash) bool {
-	if _, ok := c.headers.get(h); ok {
+	if _, ok := c.blocks.get(h); ok {
 		return true
 	}
 	var ok bool
-	_ = c.view(func(txn *badger.Txn) (err error) { ok, err = has(txn, headerKey(h)); return })
+	_ = c.view(func(txn *badger.Txn) (err error) { ok, err = has(txn, bodyKey(h)); return })
 	return ok
 }
 
