@@ -453,6 +453,10 @@ func (c *Chain) JobResult(id common.Hash) (*types.JobResult, error) {
 			return r, nil
 		}
 	}
+	if c.ResultsPruned(b.Hash()) {
+		return nil, fmt.Errorf("%w: job %s: its result (hash %s, in block %d) is older than the chain's resultRetention of %d blocks, "+
+			"and this node keeps no older result data; an archive node (--gcmode archive) has it", ErrPrunedResult, id, j.ResultHash, j.DoneBlock, c.params.ResultRetention)
+	}
 	return nil, fmt.Errorf("job %s: result not found in block %d", id, j.DoneBlock)
 }
 

@@ -13,6 +13,9 @@ var (
 	// ErrPrunedState: the block's parent state was pruned (a fork deeper than
 	// the state retention), or StateAtBlock asked for such a state.
 	ErrPrunedState = errors.New("state pruned")
+	// ErrPrunedResult: a job result's data is older than resultRetention
+	// and was pruned here (the result hash stays in the job record).
+	ErrPrunedResult = errors.New("result data pruned")
 )
 
 // RuleCode names one consensus rule a block or transaction broke.

@@ -77,6 +77,14 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 				}
 			}
 		}
+		for _, r := range b.Results {
+			if len(r.Data) > 0 {
+				if err := txn.Set(resultIndexKey(b.Number(), hash), nil); err != nil {
+					return err
+				}
+				break
+			}
+		}
 		for root, state := range ckpts {
 			if err := writeCheckpoint(txn, root, state); err != nil {
 				return err
@@ -109,6 +117,13 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		}
 		if len(pruned) > 0 {
 			c.log.Debug("pruned states", "blocks", len(pruned), "nodes", nodes)
+		}
+		stripped, err := c.pruneResults(b.Number())
+		if err != nil {
+			c.log.Warn("pruning old result data failed", "head", b.Number(), "err", err)
+		}
+		for _, h := range stripped {
+			c.blocks.remove(h)
 		}
 	}
 	if !newHead {

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -111,4 +112,73 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 		return nil, 0, err
 	}
 	return blocks, nodes, nil
+}
+
+// resultPruneBatch bounds the blocks one pass strips of result data.
+const resultPruneBatch = 64
+
+// pruneResults strips the result data (matrix-product outputs) from
+// canonical blocks more than the chain's resultRetention behind head: the
+// body keeps each result's job, shape and training segment, the "d" record
+// keeps the result hashes the header's result root commits to, and the job
+// records keep their ResultHash. Side blocks lose theirs the same way.
+// Archive mode and resultRetention 0 keep everything. It returns the blocks
+// stripped.
+func (c *Chain) pruneResults(head uint64) ([]common.Hash, error) {
+	keep := c.params.ResultRetention
+	if c.archive || keep == 0 || head <= keep {
+		return nil, nil
+	}
+	cutoff := head - keep
+	var stripped []common.Hash
+	err := c.db.Update(func(txn *badger.Txn) error {
+		type entry struct {
+			n uint64
+			h common.Hash
+		}
+		var old []entry
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues, opts.Prefix = false, prefixResN
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && len(old) < resultPruneBatch; it.Next() {
+			k := it.Item().Key()
+			if len(k) != 1+8+common.HashLength {
+				continue
+			}
+			n := binary.BigEndian.Uint64(k[1:9])
+			if n >= cutoff {
+				break
+			}
+			old = append(old, entry{n, common.BytesToHash(k[9:])})
+		}
+		it.Close()
+		for _, e := range old {
+			body, err := readBody(txn, e.h)
+			if err != nil {
+				return fmt.Errorf("prune results of block %d: %w", e.n, err)
+			}
+			hashes := make([]common.Hash, len(body.Results))
+			for i, r := range body.Results {
+				hashes[i] = r.Hash()
+				r.Data = nil
+			}
+			if err := firstErr(
+				txn.Set(bodyKey(e.h), mustRLP(body)), txn.Set(resultsPrunedKey(e.h), mustRLP(hashes)),
+				txn.Delete(resultIndexKey(e.n, e.h)),
+			); err != nil {
+				return err
+			}
+			stripped = append(stripped, e.h)
+		}
+		return nil
+	})
+	return stripped, err
+}
+
+// ResultsPruned reports whether block h's result data was pruned: its body
+// no longer matches its header's result root, so it is not served to peers.
+func (c *Chain) ResultsPruned(h common.Hash) bool {
+	var ok bool
+	_ = c.view(func(txn *badger.Txn) (err error) { ok, err = has(txn, resultsPrunedKey(h)); return })
+	return ok
 }

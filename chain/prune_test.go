@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/quern-chain/quern/chain"
@@ -158,4 +159,47 @@ func stateOf(t *testing.T, h *harness, n uint64) *chain.State {
 		t.Fatalf("state of canonical block %d: %v", n, err)
 	}
 	return st
+}
+
+// With resultRetention 4, a result's data is pruned 4 blocks after it
+// landed: the job record keeps its result hash, the block keeps the result
+// without data, and JobResult says who still has it. An archive node keeps it.
+func TestResultRetention(t *testing.T) {
+	for _, archive := range []bool{false, true} {
+		h := newHarness(t)
+		h.g.Config.ResultRetention = 4
+		h.c.Close()
+		h.dir = t.TempDir()
+		c, err := chain.OpenWith(h.dir, h.g, testEngine{}, nil, chain.Options{Archive: archive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.c = c
+		chain.SetClock(c, func() time.Time { return time.UnixMilli(int64(h.nowMs.Load())) })
+		job := newTestJob(t, 11, 3, 3, 3)
+		jobTx := job.tx(t, key1, 0, 50, qrn(1))
+		h.mine(miner1, []*types.Tx{jobTx})
+		done := h.mine(miner1, nil, job.jobResult(jobTx.Hash()))
+		if _, err := h.c.JobResult(jobTx.Hash()); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			h.mine(miner1, nil)
+		}
+		r, err := h.c.JobResult(jobTx.Hash())
+		if archive {
+			if err != nil || len(r.Data) == 0 {
+				t.Fatalf("archive lost the result: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, chain.ErrPrunedResult) || !strings.Contains(err.Error(), "archive") {
+			t.Fatalf("pruned result: %v", err)
+		}
+		j, _ := h.c.State().Job(jobTx.Hash())
+		b := h.c.GetBlockByHash(done.Hash())
+		if j.ResultHash != done.Results[0].Hash() || b == nil || len(b.Results) != 1 || len(b.Results[0].Data) != 0 || !h.c.ResultsPruned(done.Hash()) {
+			t.Fatalf("the commitment or the stripped result is gone: %v %v %v", j.ResultHash == done.Results[0].Hash(), b != nil && len(b.Results) == 1 && len(b.Results[0].Data) == 0, h.c.ResultsPruned(done.Hash()))
+		}
+	}
 }

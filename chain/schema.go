@@ -29,6 +29,10 @@ import (
 //	"P"                      → number of the snap sync pivot, 8-byte BE (absent:
 //	                           synced from genesis); blocks below it have headers
 //	                           only
+//	"D" ‖ number ‖ blockHash → empty: a block whose results carry data, by height,
+//	                           for the result pruning (resultRetention)
+//	"d" ‖ blockHash          → rlp([resultHash…]): the block's result data was
+//	                           pruned; its body keeps the results without data
 //	"l" ‖ txHash             → tx lookup [blockHash, number, index], canonical only
 var (
 	keyVersion   = []byte("v")
@@ -41,6 +45,8 @@ var (
 	prefixStateN = []byte("S")
 	prefixTrie   = []byte("T")
 	prefixRef    = []byte("R")
+	prefixResN   = []byte("D")
+	prefixResCut = []byte("d")
 	prefixCanon  = []byte("n")
 	prefixProg   = []byte("p")
 	prefixTxLook = []byte("l")
@@ -89,3 +95,11 @@ func parseStateIndexKey(k []byte) (uint64, common.Hash, bool) {
 func canonKey(n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(nil), prefixCanon...), n)
 }
+
+// resultIndexKey sorts blocks with result data by height.
+func resultIndexKey(n uint64, h common.Hash) []byte {
+	k := binary.BigEndian.AppendUint64(append(make([]byte, 0, 1+8+common.HashLength), prefixResN...), n)
+	return append(k, h[:]...)
+}
+
+func resultsPrunedKey(h common.Hash) []byte { return hashKey(prefixResCut, h) }
