@@ -190,7 +190,7 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		}
 		root := head.Header.StateRoot
 		if root != ethtypes.EmptyRootHash {
-			if ok, err := has(txn, trieNodeKey(root)); err != nil || !ok {
+			if n, _, err := readNode(txn, root); err != nil || n == 0 {
 				return fmt.Errorf("head state root %s of block %d is not stored (%v): the datadir is corrupt", root, head.Number(), err)
 			}
 		}
@@ -215,7 +215,7 @@ func (c *Chain) writeGenesisState(st *State) error {
 	wb := c.db.NewWriteBatch()
 	defer wb.Cancel()
 	for h, n := range counts {
-		if err := firstErr(wb.Set(trieNodeKey(h), mem[h]), wb.Set(trieRefKey(h), binary.AppendUvarint(nil, n))); err != nil {
+		if err := wb.Set(trieNodeKey(h), nodeRecord(n, mem[h])); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,9 @@ package chain
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
@@ -157,6 +160,7 @@ func (c *Chain) validate(b *types.Block, parent *types.Header) (*State, map[comm
 	if err != nil {
 		return nil, nil, err
 	}
+	recoverSenders(b.Txs)
 	ws := &workSource{p: c.params, st: parentState, progs: c, number: h.Number}
 	if err := c.engine.VerifySeal(c.params, h, b.Body(), ws); err != nil {
 		return nil, nil, ruleErr(ErrBadSeal, err, "seal")
@@ -226,4 +230,26 @@ func (c *Chain) readBlockTxn(txn *badger.Txn, h common.Hash) (*types.Block, erro
 		return b, nil
 	}
 	return readBlock(txn, h)
+}
+
+// recoverSenders recovers the txs' senders on every core (each tx caches
+// its own), so the state transition's serial pass finds them ready: a
+// signature check is most of a transfer's import cost.
+func recoverSenders(txs []*types.Tx) {
+	workers := min(runtime.GOMAXPROCS(0), (len(txs)+63)/64)
+	if workers < 2 {
+		return
+	}
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(txs)); i = next.Add(1) - 1 {
+				_, _ = txs[i].Sender() // an error is the rules' to report, in order
+			}
+		})
+	}
+	wg.Wait()
 }

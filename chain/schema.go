@@ -18,8 +18,8 @@ import (
 //	                           present while the block's state is kept (the last
 //	                           stateRetention blocks, canonical or not; all of
 //	                           them in archive mode), by height for the pruning
-//	"T" ‖ nodeHash           → state trie node (RLP, go-ethereum's encoding)
-//	"R" ‖ nodeHash           → the node's reference count, uvarint
+//	"T" ‖ nodeHash           → uvarint reference count ‖ state trie node (RLP,
+//	                           go-ethereum's encoding; trie.go)
 //	"n" ‖ number (8-byte BE) → canonical block hash (32 bytes)
 //	"p" ‖ jobID              → job program, raw vm encoding (content-addressed:
 //	                           written for every imported block, canonical or not)
@@ -44,7 +44,6 @@ var (
 	prefixTD     = []byte("t")
 	prefixStateN = []byte("S")
 	prefixTrie   = []byte("T")
-	prefixRef    = []byte("R")
 	prefixResN   = []byte("D")
 	prefixResCut = []byte("d")
 	prefixCanon  = []byte("n")
@@ -69,7 +68,6 @@ func headerKey(h common.Hash) []byte   { return hashKey(prefixHeader, h) }
 func bodyKey(h common.Hash) []byte     { return hashKey(prefixBody, h) }
 func tdKey(h common.Hash) []byte       { return hashKey(prefixTD, h) }
 func trieNodeKey(h common.Hash) []byte { return hashKey(prefixTrie, h) }
-func trieRefKey(h common.Hash) []byte  { return hashKey(prefixRef, h) }
 func programKey(h common.Hash) []byte  { return hashKey(prefixProg, h) }
 func checkpointKey(root common.Hash) []byte {
 	return hashKey(prefixCkpt, root)

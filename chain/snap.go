@@ -473,14 +473,14 @@ func (b *snapBatch) Write() error {
 				if crypto.Keccak256Hash(b.vals[i]) != h {
 					return fmt.Errorf("snap sync: node %s does not hash to its key", h)
 				}
-				n, err := readRefCount(txn, h)
+				n, _, err := readNode(txn, h)
 				if err != nil {
 					return err
 				}
 				if n > 0 {
 					continue // already stored (the genesis state shares it)
 				}
-				if err := firstErr(txn.Set(trieNodeKey(h), b.vals[i]), txn.Set(trieRefKey(h), binary.AppendUvarint(nil, 1))); err != nil {
+				if err := txn.Set(trieNodeKey(h), nodeRecord(1, b.vals[i])); err != nil {
 					return err
 				}
 			}

@@ -10,8 +10,8 @@ import (
 )
 
 // The state trie's nodes live in badger, keyed by hash ("T" ‖ hash), each
-// with a reference count ("R" ‖ hash): how many trie positions, over every
-// state kept, hold it. A block's commit adds one for each node it writes
+// value the node's reference count (uvarint) followed by the node: the count
+// is how many trie positions, over every state kept, hold it. A block's commit adds one for each node it writes
 // (its journal's Born) at once, in the block's own transaction. The nodes it
 // replaced (Dead) are released only when the block falls out of the
 // retention window: then a canonical block releases its Dead, whose states
@@ -41,58 +41,54 @@ func (ns *nodeStore) node(h common.Hash) ([]byte, error) {
 	}
 	var blob []byte
 	err := ns.db.View(func(txn *badger.Txn) (err error) {
-		blob, err = get(txn, trieNodeKey(h))
+		_, blob, err = readNode(txn, h)
 		return err
 	})
-	if errors.Is(err, errNotFound) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("trie node %s: %w", h, err)
 	}
-	ns.cache.add(h, blob)
+	if blob != nil {
+		ns.cache.add(h, blob)
+	}
 	return blob, nil
 }
 
-// txnReader reads nodes inside a transaction (a snap sync's writes before
-// they commit).
-type txnReader interface {
-	Get(key []byte) (*badger.Item, error)
-}
-
-func readRefCount(r txnReader, h common.Hash) (uint64, error) {
-	b, err := get(r, trieRefKey(h))
+// readNode returns node h's reference count and bytes (0, nil: not stored).
+func readNode(r dbReader, h common.Hash) (uint64, []byte, error) {
+	v, err := get(r, trieNodeKey(h))
 	if errors.Is(err, errNotFound) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return 0, fmt.Errorf("trie node %s: bad reference count", h)
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n == 0 || k == len(v) {
+		return 0, nil, fmt.Errorf("trie node %s: bad record", h)
 	}
-	return n, nil
+	return n, v[k:], nil
+}
+
+// nodeRecord is a node's stored value: count, then the node.
+func nodeRecord(n uint64, blob []byte) []byte {
+	return append(binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(blob)), n), blob...)
 }
 
 // writeNodes adds one reference to each hash in born, writing the node
 // (from blobs) when it is new.
 func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byte) error {
 	for _, h := range born {
-		n, err := readRefCount(txn, h)
+		n, blob, err := readNode(txn, h)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			blob, ok := blobs[h]
-			if !ok {
+			var ok bool
+			if blob, ok = blobs[h]; !ok {
 				return fmt.Errorf("trie node %s: born without its bytes", h)
 			}
-			if err := txn.Set(trieNodeKey(h), blob); err != nil {
-				return err
-			}
 		}
-		if err := txn.Set(trieRefKey(h), binary.AppendUvarint(nil, n+1)); err != nil {
+		if err := txn.Set(trieNodeKey(h), nodeRecord(n+1, blob)); err != nil {
 			return err
 		}
 	}
@@ -104,22 +100,22 @@ func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byt
 func releaseNodes(txn *badger.Txn, hs []common.Hash) (int, error) {
 	deleted := 0
 	for _, h := range hs {
-		n, err := readRefCount(txn, h)
+		n, blob, err := readNode(txn, h)
 		if err != nil {
 			return deleted, err
 		}
 		switch n {
 		case 0:
-			// Never counted (a bug, or a store from before a crash repair):
-			// leaving the node is safe, deleting it might not be.
+			// Not stored (a bug, or a node an interrupted sync never got):
+			// nothing to release.
 			continue
 		case 1:
-			if err := firstErr(txn.Delete(trieRefKey(h)), txn.Delete(trieNodeKey(h))); err != nil {
+			if err := txn.Delete(trieNodeKey(h)); err != nil {
 				return deleted, err
 			}
 			deleted++
 		default:
-			if err := txn.Set(trieRefKey(h), binary.AppendUvarint(nil, n-1)); err != nil {
+			if err := txn.Set(trieNodeKey(h), nodeRecord(n-1, blob)); err != nil {
 				return deleted, err
 			}
 		}
