@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mrand "math/rand/v2"
 	"slices"
 	"sync"
 
@@ -54,6 +55,26 @@ func (c *Chain) HeaderByNumber(n uint64) *types.Header {
 // synced from genesis). Blocks below it have headers only.
 func (c *Chain) SnapPivot() uint64 { return c.snapPivot() }
 
+// OldestFullBlock is the lowest block number this node serves whole (a body
+// that matches its header, so a peer can import it): 0 normally, the snap
+// pivot after a snap sync, and head − resultRetention once result data is
+// pruned (blocks below it may have lost theirs). A peer syncing in full
+// from below it must find another peer.
+func (c *Chain) OldestFullBlock() uint64 {
+	oldest := c.snapPivot()
+	if keep := c.params.ResultRetention; keep > 0 && !c.archive {
+		if head := c.CurrentBlock().Number(); head > keep {
+			oldest = max(oldest, head-keep)
+		}
+	}
+	return oldest
+}
+
+// snapSealSample is one in how many synthetic-work headers of a snap run
+// have their seal checked, chosen by local randomness the peer cannot
+// predict (the last of each run always is).
+const snapSealSample = 16
+
 // overlayHeaders reads headers of a batch before they are stored.
 type overlayHeaders struct {
 	c     *Chain
@@ -94,6 +115,13 @@ func (c *Chain) InsertSnapHeaders(hs []*types.Header) error {
 		}
 		if err := verifyHeader(c.params, o, parent, h, now); err != nil {
 			return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), err)
+		}
+		// A synthetic puzzle's seal needs nothing but the header: check a
+		// sample, so forged headers are caught before they pile up.
+		if h.Seal.Work.IsSynthetic() && (i == len(hs)-1 || mrand.IntN(snapSealSample) == 0) {
+			if err := c.engine.VerifySeal(c.params, h, nil, nil); err != nil {
+				return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), ruleErr(ErrBadSeal, err, "seal (sampled)"))
+			}
 		}
 		td = consensus.AddDifficulty(td, h.Difficulty)
 		tds[i] = td
@@ -243,8 +271,9 @@ func (s *SnapState) extras() error {
 	return nil
 }
 
-// MissingJobs returns, once every trie node is in, the ids of the pending
-// jobs at the pivot whose job transactions (their programs) are not stored.
+// MissingJobs returns, once every trie node is in and flushed, the ids of
+// the pending jobs at the pivot whose job transactions (their programs) are
+// not stored; nil before that (Done stays false).
 func (s *SnapState) MissingJobs() []common.Hash {
 	s.mu.Lock()
 	defer s.mu.Unlock()

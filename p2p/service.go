@@ -61,7 +61,12 @@ type Config struct {
 	// LocalAddrsOnly advertises only addresses of this machine (loopback
 	// and its interfaces' addresses), never ones peers observed (--dev).
 	LocalAddrsOnly bool
-	Log            *slog.Logger
+	// SnapSync fetches the state at a recent pivot over snap/1 instead of
+	// replaying from genesis, when our head is genesis or more than
+	// snapMinGap blocks behind the best peer (p2p/snap.go). It needs a
+	// chain with the SnapChain methods.
+	SnapSync bool
+	Log      *slog.Logger
 
 	// Knobs for tests; zero means the default.
 	statusInterval   time.Duration
@@ -101,6 +106,7 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	chain Chain
+	snap  SnapChain // chain, when it serves snap sync; else nil
 	pool  TxPool
 	key   crypto.PrivKey
 	id    peer.ID
@@ -108,6 +114,7 @@ type Service struct {
 
 	blocksTopicName, txsTopicName string
 	statusProto, syncProto        protocol.ID
+	snapProto                     protocol.ID
 
 	rep   *reputation
 	peers *peerSet
@@ -137,7 +144,10 @@ type Service struct {
 	syncHighest    atomic.Uint64
 	rejectBlocks   atomic.Uint64 // gossip blocks rejected by the chain's rules
 	rejectTxs      atomic.Uint64
-	txFlood        txFloodMeter // gossip txs our pool declined, per peer (gossip.go)
+	txFlood        txFloodMeter  // gossip txs our pool declined, per peer (gossip.go)
+	snapFailures   int           // failed snap sessions in a row; syncLoop's own
+	snapOff        atomic.Bool   // they turned snap sync off for this run
+	snapPivotDone  atomic.Uint64 // the pivot of the last snap sync that finished; 0: none
 }
 
 // New prepares a service: it loads (or creates) the identity and checks the
@@ -151,6 +161,10 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	snap, _ := c.(SnapChain)
+	if cfg.SnapSync && snap == nil {
+		return nil, errors.New("p2p: snap sync needs a chain that serves it (SnapChain)")
 	}
 	if cfg.statusInterval == 0 {
 		cfg.statusInterval = defaultStatusInterval
@@ -191,6 +205,7 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 		cfg:             cfg,
 		log:             cfg.Log.With("module", "p2p"),
 		chain:           c,
+		snap:            snap,
 		pool:            pool,
 		key:             key,
 		id:              id,
@@ -199,6 +214,7 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 		txsTopicName:    prefix + "txs",
 		statusProto:     protocol.ID(prefix + "status/1"),
 		syncProto:       protocol.ID(prefix + "sync/1"),
+		snapProto:       protocol.ID(prefix + "snap/1"),
 		rep:             newReputation(),
 		peers:           newPeerSet(),
 		caps:            capsOf(c.Params()),
@@ -258,6 +274,9 @@ func (s *Service) startLocked() error {
 	// Handlers first: a peer may dial us the moment the host listens.
 	h.SetStreamHandler(s.statusProto, s.handleStatus)
 	h.SetStreamHandler(s.syncProto, s.handleSync)
+	if s.snap != nil {
+		h.SetStreamHandler(s.snapProto, s.handleSnap)
+	}
 
 	if err := s.startGossip(); err != nil {
 		return err
@@ -311,6 +330,7 @@ func (s *Service) stopLocked() {
 		}
 		s.host.RemoveStreamHandler(s.statusProto)
 		s.host.RemoveStreamHandler(s.syncProto)
+		s.host.RemoveStreamHandler(s.snapProto)
 	}
 	for _, sub := range s.subs {
 		sub.Cancel()

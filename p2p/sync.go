@@ -146,6 +146,9 @@ func (s *Service) syncLoop() {
 			if st == nil {
 				break
 			}
+			if s.trySnap(p, st) {
+				continue
+			}
 			imported, err := s.syncFrom(s.ctx, p, st)
 			if s.ctx.Err() != nil {
 				return
