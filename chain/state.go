@@ -197,7 +197,7 @@ func (s *State) NodeReader(common.Hash) (database.NodeReader, error) { return s,
 
 // Node implements database.NodeReader: the state's own new nodes first,
 // then the store.
-func (s *State) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) {
+func (s *State) Node(_ common.Hash, path []byte, hash common.Hash) ([]byte, error) {
 	if m := s.mem.Load(); m != nil {
 		if blob, ok := (*m)[hash]; ok {
 			return blob, nil
@@ -206,7 +206,7 @@ func (s *State) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) 
 	if s.store == nil {
 		return nil, nil
 	}
-	return s.store.node(hash)
+	return s.store.node(hash, len(path))
 }
 
 // openTrie opens the state's committed trie.

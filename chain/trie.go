@@ -19,9 +19,14 @@ import (
 // descends from. A node is deleted when its count reaches zero, so a node a
 // kept state still reads is never touched (docs/protocol.md §8).
 
-// nodeCacheSize bounds the decoded-blob cache of hot trie nodes (the top
-// levels are read by every access).
-const nodeCacheSize = 1 << 17
+// The node cache holds the trie's top levels, which every access reads:
+// nodes at depth ≤ nodeCacheDepth nibbles (at most 1+16+…+16^4 = 69905).
+// Deeper nodes, mostly leaves, are each read rarely: caching them would
+// only evict the top.
+const (
+	nodeCacheDepth = 4
+	nodeCacheSize  = 1 << 17
+)
 
 // nodeStore reads trie nodes from badger through a cache. Nodes are
 // content-addressed, so a cached blob is never stale.
@@ -34,8 +39,9 @@ func newNodeStore(db *badger.DB) *nodeStore {
 	return &nodeStore{db: db, cache: newLRU[common.Hash, []byte](nodeCacheSize)}
 }
 
-// node returns the node with hash h, or nil if it is not stored.
-func (ns *nodeStore) node(h common.Hash) ([]byte, error) {
+// node returns the node with hash h at trie depth depth (nibbles; -1:
+// unknown), or nil if it is not stored.
+func (ns *nodeStore) node(h common.Hash, depth int) ([]byte, error) {
 	if blob, ok := ns.cache.get(h); ok {
 		return blob, nil
 	}
@@ -47,7 +53,7 @@ func (ns *nodeStore) node(h common.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trie node %s: %w", h, err)
 	}
-	if blob != nil {
+	if blob != nil && depth >= 0 && depth <= nodeCacheDepth {
 		ns.cache.add(h, blob)
 	}
 	return blob, nil
