@@ -89,6 +89,14 @@ func (b *BlockNumber) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the form clients send: "latest", or the number.
+func (b BlockNumber) MarshalJSON() ([]byte, error) {
+	if b.Latest {
+		return []byte(`"latest"`), nil
+	}
+	return json.Marshal(b.Number)
+}
+
 const blockNumberForms = `want a JSON number (12), a decimal string ("12"), a 0x-hex quantity ("0xc") or "latest", "pending", "earliest"`
 
 // parseBlockQuantity reads "0x…" as an Ethereum quantity (hex digits of
@@ -336,15 +344,15 @@ func (api *API) GetJobResult(ctx context.Context, id common.Hash) (*RPCJobResult
 }
 
 // Syncing is false, or the sync progress while the node catches up.
-func (api *API) Syncing() any {
+func (api *API) Syncing() RPCSyncState {
 	if api.n.p2p == nil {
-		return false
+		return RPCSyncState{}
 	}
 	syncing, current, highest := api.n.p2p.SyncStatus()
 	if !syncing {
-		return false
+		return RPCSyncState{}
 	}
-	return &RPCSyncing{Current: current, Highest: highest}
+	return RPCSyncState{Progress: &RPCSyncing{Current: current, Highest: highest}}
 }
 
 // NodeInfo describes this node: identity, listen addresses, chain.

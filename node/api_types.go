@@ -1,6 +1,10 @@
 package node
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
@@ -122,6 +126,29 @@ type RPCTrainedModel struct {
 type RPCSyncing struct {
 	Current uint64 `json:"currentBlock"`
 	Highest uint64 `json:"highestBlock"`
+}
+
+// RPCSyncState is quern_syncing's answer: false, or Progress while a sync runs.
+type RPCSyncState struct{ Progress *RPCSyncing }
+
+func (s RPCSyncState) MarshalJSON() ([]byte, error) {
+	if s.Progress == nil {
+		return []byte("false"), nil
+	}
+	return json.Marshal(s.Progress)
+}
+
+func (s *RPCSyncState) UnmarshalJSON(b []byte) error {
+	if t := strings.TrimSpace(string(b)); t == "false" || t == "null" {
+		*s = RPCSyncState{}
+		return nil
+	}
+	var p RPCSyncing
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("quern_syncing: want false or {currentBlock, highestBlock}: %w", err)
+	}
+	*s = RPCSyncState{Progress: &p}
+	return nil
 }
 
 // RPCNodeInfo is quern_nodeInfo's answer.

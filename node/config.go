@@ -51,6 +51,14 @@ type Config struct {
 	// otherwise (check fills it in).
 	HTTPExplorer *bool
 
+	// GCMode is --gcmode: GCModeFull keeps the state of the last
+	// StateRetention blocks behind the head, GCModeArchive every block's.
+	GCMode         string
+	StateRetention uint64 // --state.retention: blocks of state kept in full mode
+	// SyncMode is --sync.mode: SyncModeFull replays every block, SyncModeSnap
+	// fetches a recent state from peers first.
+	SyncMode string
+
 	// Genesis, when set, replaces the dev genesis (tests use a cheaper one);
 	// it is not reachable from the command line.
 	Genesis *chain.Genesis
@@ -62,16 +70,15 @@ type Config struct {
 	RPCLimits RPCLimits
 }
 
-// DefaultConfig returns the defaults; DataDir is ~/.quern.
+// DefaultConfig returns the defaults (each Settings entry's); DataDir is
+// ~/.quern. P2PListen is empty: check picks DefaultP2PListen or DevP2PListen.
 func DefaultConfig() Config {
-	return Config{
-		DataDir:   DefaultDataDir(),
-		RPCAddr:   DefaultRPCAddr,
-		RPCVHosts: strings.Split(DefaultRPCVHosts, ","),
-		RPCLimits: DefaultRPCLimits(),
-		LogLevel:  DefaultLogLevel, // P2PListen: empty, check picks DefaultP2PListen or DevP2PListen
-		Compute:   DefaultCompute,
+	cfg := Config{RPCLimits: DefaultRPCLimits()}
+	for _, s := range Settings {
+		s.value.setDefault(&cfg)
 	}
+	cfg.DataDir = DefaultDataDir() // now, not when Settings was built
+	return cfg
 }
 
 // DefaultDataDir is ~/.quern, or ./.quern when the home directory is unknown.
@@ -130,28 +137,14 @@ func (cfg *Config) check() (common.Address, error) {
 		on := cfg.Dev
 		cfg.HTTPExplorer = &on
 	}
-	for _, h := range cfg.RPCVHosts {
-		if h == "" || strings.ContainsAny(h, "/:") {
-			return common.Address{}, fmt.Errorf("--rpc.vhosts entry %q: give a host name without scheme or port (localhost, node.example.org) or * for any", h)
+	for _, s := range Settings {
+		if err := s.value.check(cfg); err != nil {
+			return common.Address{}, err
 		}
-	}
-	for _, o := range cfg.RPCCorsDomains {
-		if o != "*" && !strings.Contains(o, "://") {
-			return common.Address{}, fmt.Errorf("--rpc.corsdomain entry %q: give a web origin with its scheme (https://app.example.org) or * for any", o)
-		}
-	}
-	if _, err := ParseLogLevel(cfg.LogLevel); err != nil {
-		return common.Address{}, err
-	}
-	if err := checkComputeMode(cfg.Compute); err != nil {
-		return common.Address{}, err
 	}
 	var coinbase common.Address
 	switch {
-	case cfg.MinerAddress != "":
-		if !common.IsHexAddress(cfg.MinerAddress) {
-			return common.Address{}, fmt.Errorf("--miner.address %q is not a hex address (0x followed by 40 hex digits)", cfg.MinerAddress)
-		}
+	case cfg.MinerAddress != "": // checked with the other settings above
 		coinbase = common.HexToAddress(cfg.MinerAddress)
 	case cfg.Mine && cfg.Dev:
 		coinbase = chain.DevAddress()

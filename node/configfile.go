@@ -11,34 +11,49 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// fileConfig is the TOML layout of --config: the flags' names, with the
-// dotted ones as tables ([miner] address = --miner.address). Pointers tell
-// "absent" from "zero", so a file overrides only what it names.
-type fileConfig struct {
-	DataDir *string `toml:"datadir"`
-	Dev     *bool   `toml:"dev"`
-	Genesis *string `toml:"genesis"`
-	Mine    *bool   `toml:"mine"`
-	Compute *string `toml:"compute"`
-	Miner   struct {
-		Address *string `toml:"address"`
-	} `toml:"miner"`
-	RPC struct {
-		Addr       *string  `toml:"addr"`
-		VHosts     []string `toml:"vhosts"`
-		CorsDomain []string `toml:"corsdomain"`
-	} `toml:"rpc"`
-	HTTP struct {
-		Explorer *bool `toml:"explorer"`
-	} `toml:"http"`
-	P2P struct {
-		Listen    []string `toml:"listen"`
-		Bootnodes []string `toml:"bootnodes"`
-		MDNS      *bool    `toml:"mdns"`
-	} `toml:"p2p"`
-	Log struct {
-		Level *string `toml:"level"`
-	} `toml:"log"`
+// fileLayout is the TOML layout of --config, built from Settings: a struct
+// with a field per setting, tagged with its key, and a struct field per
+// table ([miner] address = --miner.address), in the order of Settings.
+// Pointers tell "absent" from "zero", so a file overrides only what it
+// names; the toml package reads and writes it as a hand-written struct.
+var fileLayout = buildFileLayout()
+
+type layout struct {
+	typ   reflect.Type
+	index [][]int // Settings[i]'s field in typ
+}
+
+func buildFileLayout() layout {
+	tag := func(key string) reflect.StructTag { return reflect.StructTag(`toml:"` + key + `"`) }
+	var top []reflect.StructField
+	tables := map[string]int{}                 // table name → its field in top
+	members := map[int][]reflect.StructField{} // a table's fields, by its field in top
+	index := make([][]int, len(Settings))
+	for i, s := range Settings {
+		name, key, dotted := strings.Cut(s.Key, ".")
+		f := reflect.StructField{Name: fmt.Sprintf("S%d", i), Type: s.value.fileType(), Tag: tag(name)}
+		if !dotted {
+			index[i] = []int{len(top)}
+			top = append(top, f)
+			continue
+		}
+		if strings.Contains(key, ".") {
+			panic("node: setting key " + s.Key + ": a key is at most one table deep")
+		}
+		f.Tag = tag(key)
+		t, ok := tables[name]
+		if !ok {
+			t = len(top)
+			tables[name] = t
+			top = append(top, reflect.StructField{Name: fmt.Sprintf("T%d", i), Tag: tag(name)})
+		}
+		index[i] = []int{t, len(members[t])}
+		members[t] = append(members[t], f)
+	}
+	for t, fields := range members {
+		top[t].Type = reflect.StructOf(fields)
+	}
+	return layout{typ: reflect.StructOf(top), index: index}
 }
 
 // ApplyConfigFile overlays the TOML file at path on cfg (defaults < file <
@@ -49,8 +64,8 @@ func ApplyConfigFile(path string, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
 	}
-	var f fileConfig
-	md, err := toml.Decode(string(raw), &f)
+	f := reflect.New(fileLayout.typ)
+	md, err := toml.Decode(string(raw), f.Interface())
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
@@ -76,36 +91,16 @@ func ApplyConfigFile(path string, cfg *Config) error {
 	if len(miscased) > 0 {
 		return fmt.Errorf("config file %s: unknown key(s) %s (keys are the flag names, in lower case)", path, strings.Join(miscased, ", "))
 	}
-	set(&cfg.DataDir, f.DataDir)
-	set(&cfg.Dev, f.Dev)
-	set(&cfg.GenesisFile, f.Genesis)
-	set(&cfg.Mine, f.Mine)
-	set(&cfg.Compute, f.Compute)
-	set(&cfg.MinerAddress, f.Miner.Address)
-	set(&cfg.RPCAddr, f.RPC.Addr)
-	set(&cfg.MDNS, f.P2P.MDNS)
-	set(&cfg.LogLevel, f.Log.Level)
-	if f.HTTP.Explorer != nil {
-		on := *f.HTTP.Explorer
-		cfg.HTTPExplorer = &on
-	}
-	if f.P2P.Listen != nil {
-		cfg.P2PListen = f.P2P.Listen
-	}
-	if f.P2P.Bootnodes != nil {
-		cfg.Bootnodes = f.P2P.Bootnodes
-	}
-	if f.RPC.VHosts != nil {
-		cfg.RPCVHosts = f.RPC.VHosts
-	}
-	if f.RPC.CorsDomain != nil {
-		cfg.RPCCorsDomains = f.RPC.CorsDomain
+	for i, s := range Settings {
+		if err := s.value.fromFile(cfg, f.Elem().FieldByIndex(fileLayout.index[i])); err != nil {
+			return fmt.Errorf("config file %s: %s: %v", path, s.Key, err)
+		}
 	}
 	return nil
 }
 
 // fileKeys is every key and table a config file may name, spelled exactly
-// as fileConfig's tags spell them.
+// as the layout's tags spell them.
 var fileKeys = func() map[string]bool {
 	keys := map[string]bool{}
 	var walk func(prefix string, t reflect.Type)
@@ -119,43 +114,16 @@ var fileKeys = func() map[string]bool {
 			}
 		}
 	}
-	walk("", reflect.TypeOf(fileConfig{}))
+	walk("", fileLayout.typ)
 	return keys
 }()
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
 
 // WriteConfigFile writes cfg as the TOML that ApplyConfigFile reads (every
 // setting a file can hold, so that the file alone reproduces cfg).
 func WriteConfigFile(w io.Writer, cfg Config) error {
-	var f fileConfig
-	f.DataDir, f.Dev, f.Mine, f.Compute = &cfg.DataDir, &cfg.Dev, &cfg.Mine, &cfg.Compute
-	if cfg.GenesisFile != "" {
-		f.Genesis = &cfg.GenesisFile
+	f := reflect.New(fileLayout.typ).Elem()
+	for i, s := range Settings {
+		f.FieldByIndex(fileLayout.index[i]).Set(s.value.toFile(&cfg, s.OmitZero))
 	}
-	if cfg.MinerAddress != "" {
-		f.Miner.Address = &cfg.MinerAddress
-	}
-	f.RPC.Addr = &cfg.RPCAddr
-	f.RPC.VHosts = orEmpty(cfg.RPCVHosts)
-	f.RPC.CorsDomain = orEmpty(cfg.RPCCorsDomains)
-	f.HTTP.Explorer = cfg.HTTPExplorer // nil (not yet resolved): left out, the default applies
-	f.P2P.Listen = orEmpty(cfg.P2PListen)
-	f.P2P.Bootnodes = orEmpty(cfg.Bootnodes)
-	f.P2P.MDNS = &cfg.MDNS
-	f.Log.Level = &cfg.LogLevel
-	return toml.NewEncoder(w).Encode(f)
-}
-
-// orEmpty makes a nil list an empty one, which TOML writes as [] (a nil one
-// it leaves out, and the reader would keep the default).
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return toml.NewEncoder(w).Encode(f.Interface())
 }

@@ -66,3 +66,34 @@ func TestApplyConfigFileErrors(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// The state and sync settings (issue 11) read from the file, and are checked.
+func TestConfigFileStateSettings(t *testing.T) {
+	cfg := DefaultConfig()
+	if cfg.GCMode != GCModeFull || cfg.StateRetention != DefaultStateRetention || cfg.SyncMode != SyncModeFull {
+		t.Fatalf("defaults: %q %d %q", cfg.GCMode, cfg.StateRetention, cfg.SyncMode)
+	}
+	if err := ApplyConfigFile(writeConfig(t, "gcmode = \"archive\"\n[state]\nretention = 512\n[sync]\nmode = \"snap\"\n"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GCMode != GCModeArchive || cfg.StateRetention != 512 || cfg.SyncMode != SyncModeSnap {
+		t.Fatalf("from the file: %q %d %q", cfg.GCMode, cfg.StateRetention, cfg.SyncMode)
+	}
+	for body, want := range map[string]string{
+		"[state]\nretention = -1\n": "config file",
+		"[sync]\nmode = 1\n":        "config file",
+		"[state]\nretention = 15\n": "--state.retention 15 is below the minimum of 16 blocks",
+		"gcmode = \"light\"\n":      `unknown --gcmode "light": use full or archive`,
+		"[sync]\nmode = \"fast\"\n": `unknown --sync.mode "fast": use full or snap`,
+	} {
+		cfg := DefaultConfig()
+		cfg.Dev = true
+		err := ApplyConfigFile(writeConfig(t, body), &cfg)
+		if err == nil {
+			_, err = cfg.Effective()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}

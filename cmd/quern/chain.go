@@ -59,17 +59,18 @@ func chainInfo(c *cli.Context) error {
 		return err
 	}
 	defer nc.Close()
-	info, err := nc.NodeInfo(c.Context)
+	info, err := node.Quern.NodeInfo.Call(c.Context, nc)
 	if err != nil {
 		return about(err, "node info")
 	}
-	sync, err := nc.Syncing(c.Context)
+	state, err := node.Quern.Syncing.Call(c.Context, nc)
 	if err != nil {
 		return about(err, "sync state")
 	}
+	sync := state.Progress
 	if c.Bool(jsonFlag.Name) {
 		return printJSON(c, struct {
-			*node.RPCNodeInfo
+			node.RPCNodeInfo
 			Syncing *node.RPCSyncing `json:"syncing"`
 		}{info, sync})
 	}

@@ -8,236 +8,28 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 	"github.com/sbinet/npyio/npy"
 
 	"github.com/quern-chain/quern/chain"
-	"github.com/quern-chain/quern/chain/types"
 	"github.com/quern-chain/quern/compute"
 	"github.com/quern-chain/quern/node"
 	"github.com/quern-chain/quern/vm"
 )
 
-const testChainID = 4242
-
-// fakeAPI serves a few quern_* methods from memory, like node/ does.
-type fakeAPI struct {
-	mu       sync.Mutex
-	head     uint64
-	balances map[common.Address]*uint256.Int
-	pending  map[common.Address]uint64 // nonce for "pending"
-	latest   map[common.Address]uint64 // nonce for "latest"
-	sent     []*types.Tx
-	jobs     map[common.Hash]*node.RPCJob
-	results  map[common.Hash]*node.RPCJobResult
-	baseFee  *uint256.Int // per MAC
-	mineSent bool         // include every sent tx at once (latest nonce, done jobs)
-}
-
-func newFakeAPI() *fakeAPI {
-	return &fakeAPI{
-		head:     77,
-		balances: map[common.Address]*uint256.Int{},
-		pending:  map[common.Address]uint64{},
-		latest:   map[common.Address]uint64{},
-		jobs:     map[common.Hash]*node.RPCJob{},
-		results:  map[common.Hash]*node.RPCJobResult{},
-		baseFee:  uint256.NewInt(5_000_000_000), // wei per MAC
-	}
-}
-
-func (f *fakeAPI) BlockNumber() uint64 { f.mu.Lock(); defer f.mu.Unlock(); return f.head }
-
-func (f *fakeAPI) GetBlockByNumber(n json.RawMessage) (*node.RPCBlock, error) {
-	if string(n) != `"latest"` {
-		return nil, fmt.Errorf("fake: want \"latest\", got %s", n)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b := &node.RPCBlock{}
-	b.Number = f.head
-	b.Hash = common.BigToHash(new(uint256.Int).SetUint64(f.head*1000 + 1).ToBig())
-	return b, nil
-}
-
-func (f *fakeAPI) GetBalance(addr common.Address) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if b := f.balances[addr]; b != nil {
-		return b.Dec()
-	}
-	return "0"
-}
-
-func (f *fakeAPI) GetTransactionCount(addr common.Address, tag string) (uint64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch tag {
-	case "pending":
-		return f.pending[addr], nil
-	case "latest":
-		return f.latest[addr], nil
-	}
-	return 0, fmt.Errorf("unknown block tag %q", tag)
-}
-
-func (f *fakeAPI) SendRawTransaction(raw hexutil.Bytes) (common.Hash, error) {
-	tx := new(types.Tx)
-	if err := rlp.DecodeBytes(raw, tx); err != nil {
-		return common.Hash{}, fmt.Errorf("decode transaction: %w", err)
-	}
-	from, err := tx.Sender()
-	if err != nil {
-		return common.Hash{}, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if tx.Nonce != f.pending[from] {
-		return common.Hash{}, fmt.Errorf("nonce %d, want %d", tx.Nonce, f.pending[from])
-	}
-	f.pending[from]++
-	f.sent = append(f.sent, tx)
-	id := tx.Hash()
-	if tx.Kind == types.TxJob {
-		p, err := vm.Decode(tx.Program, chain.JobLimits(fakeParams()))
-		if err != nil {
-			return common.Hash{}, err
-		}
-		a, b, _ := p.MatMulOperands()
-		job := &node.RPCJob{ID: id, Owner: from, Status: "pending", Fee: tx.Fee.Dec(), Work: p.Work(),
-			Rows: uint32(a.Rows), Cols: uint32(b.Cols), Submitted: f.head + 1, Expiry: tx.Expiry}
-		f.jobs[id] = job
-		if f.mineSent {
-			f.finishJob(job, matmul(a, b))
-		}
-	}
-	if f.mineSent {
-		f.latest[from] = f.pending[from]
-	}
-	return id, nil
-}
-
-// GetTransactionStatus reports every sent tx mined at the head when the
-// fake mines what it is sent, pending otherwise.
-func (f *fakeAPI) GetTransactionStatus(h common.Hash) *node.RPCTxStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, tx := range f.sent {
-		if tx.Hash() == h && f.mineSent {
-			n, bh := f.head, common.Hash{0xb1}
-			return &node.RPCTxStatus{Hash: h, Status: "mined", Block: &n, BlockHash: &bh}
-		}
-		if tx.Hash() == h {
-			return &node.RPCTxStatus{Hash: h, Status: "pending"}
-		}
-	}
-	return &node.RPCTxStatus{Hash: h, Status: "unknown"}
-}
-
-// finishJob marks job done with result c in the next block.
-func (f *fakeAPI) finishJob(job *node.RPCJob, c compute.I32) {
-	f.head++
-	job.Status, job.DoneBlock, job.Miner = "done", f.head, common.HexToAddress("0x00000000000000000000000000000000000000aa")
-	job.MinerFee, job.Burned = "1000", "2000"
-	f.results[job.ID] = &node.RPCJobResult{JobID: job.ID, Rows: uint32(c.Rows), Cols: uint32(c.Cols), Data: vm.EncodeResult(c), Block: f.head}
-}
-
-func (f *fakeAPI) GetJob(id common.Hash) (*node.RPCJob, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	j, ok := f.jobs[id]
-	if !ok {
-		return nil, fmt.Errorf("job %s not found", id.Hex())
-	}
-	c := *j
-	return &c, nil
-}
-
-func (f *fakeAPI) GetJobResult(id common.Hash) (*node.RPCJobResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	j, ok := f.jobs[id]
-	if !ok {
-		return nil, fmt.Errorf("job %s not found", id.Hex())
-	}
-	switch j.Status {
-	case "pending":
-		return nil, fmt.Errorf("job %s is pending (no result yet)", id.Hex())
-	case "expired":
-		return nil, fmt.Errorf("job %s expired at block %d without a result", id.Hex(), j.Expiry)
-	}
-	return f.results[id], nil
-}
-
-func (f *fakeAPI) NodeInfo() node.RPCNodeInfo {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return node.RPCNodeInfo{ID: "12D3KooWfake", Network: "test", ChainID: testChainID, Head: f.head, Backend: "portable"}
-}
-
-func (f *fakeAPI) Syncing() any { return false }
-
-func (f *fakeAPI) MinerRewards(addr common.Address) node.RPCRewards {
-	return node.RPCRewards{Address: addr, Total: "2500000000000000000", Blocks: 3}
-}
-
-// JobBaseFee is the work part at baseFee a MAC plus the devnet's byte fee.
-func (f *fakeAPI) JobBaseFee(work uint64, bytes *uint64) string {
-	fee := new(uint256.Int).Mul(f.baseFee, uint256.NewInt(work))
-	if bytes != nil {
-		fee.Add(fee, new(uint256.Int).Mul(fakeParams().JobByteFee, uint256.NewInt(*bytes)))
-	}
-	return fee.Dec()
-}
-
-// JobLimits are the devnet's caps.
-func (f *fakeAPI) JobLimits() node.RPCJobLimits { return node.JobLimitsOf(fakeParams()) }
-
-// fakeParams are the params the fake node serves its caps from: the devnet's.
-func fakeParams() *types.Params {
-	p := chain.DevGenesis().Config
-	return &p
-}
-
-func matmul(a, b compute.I8) compute.I32 {
-	c := compute.NewI32(a.Rows, b.Cols)
-	for i := 0; i < a.Rows; i++ {
-		for j := 0; j < b.Cols; j++ {
-			var s int32
-			for k := 0; k < a.Cols; k++ {
-				s += int32(a.At(i, k)) * int32(b.At(k, j))
-			}
-			c.Data[i*c.Cols+j] = s
-		}
-	}
-	return c
-}
-
-// startFake serves api over HTTP and returns its URL.
-func startFake(t *testing.T, api *fakeAPI) string {
-	t.Helper()
-	srv := rpc.NewServer()
-	if err := srv.RegisterName("quern", api); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Stop() })
-	return hs.URL
-}
+// The CLI's commands against a real node in process (devnode_test.go):
+// each read command's text and --json, and the errors a user meets.
 
 // quern runs the CLI in-process and returns stdout, stderr and the exit status.
 func quern(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -322,13 +114,70 @@ func TestWalletNew(t *testing.T) {
 	}
 }
 
+// matmul is the exact product A·B, as a job's result must be.
+func matmul(a, b compute.I8) compute.I32 {
+	c := compute.NewI32(a.Rows, b.Cols)
+	for i := 0; i < a.Rows; i++ {
+		for j := 0; j < b.Cols; j++ {
+			var s int32
+			for k := 0; k < a.Cols; k++ {
+				s += int32(a.At(i, k)) * int32(b.At(k, j))
+			}
+			c.Data[i*c.Cols+j] = s
+		}
+	}
+	return c
+}
+
+// readProduct reads an int32 .npy file the CLI wrote.
+func readProduct(t *testing.T, path string, rows, cols int) []int32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := npy.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Header.Descr.Type != "<i4" || r.Header.Descr.Fortran || fmt.Sprint(r.Header.Descr.Shape) != fmt.Sprint([]int{rows, cols}) {
+		t.Fatalf("%s header %v", path, r.Header)
+	}
+	var c []int32
+	if err := r.Read(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// jsonOf runs a command that must succeed and decodes its stdout into v.
+func jsonOf(t *testing.T, v any, args ...string) {
+	t.Helper()
+	out, stderr, code := quern(t, args...)
+	if code != 0 {
+		t.Fatalf("quern %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("quern %s: not one JSON object: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// ok runs a command that must succeed and returns its stdout and stderr.
+func ok(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	out, errOut, code := quern(t, args...)
+	if code != 0 {
+		t.Fatalf("quern %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out, errOut
+}
+
 func TestWalletBalance(t *testing.T) {
-	api := newFakeAPI()
 	addr := common.HexToAddress("0x1111111111111111111111111111111111111111")
-	api.balances[addr] = qrn("1000000")
 	other := common.HexToAddress("0x2222222222222222222222222222222222222222")
-	api.balances[other] = qrn("0.5")
-	url := startFake(t, api)
+	d := startDevNode(t, devNodeOpts{alloc: map[common.Address]string{addr: "1000000", other: "0.5"}})
+	url := d.url
 
 	for a, want := range map[common.Address]string{addr: "1000000 QRN\n", other: "0.5 QRN\n", {}: "0 QRN\n"} {
 		out, stderr, code := quern(t, "wallet", "balance", "--rpc", url, a.Hex())
@@ -336,52 +185,151 @@ func TestWalletBalance(t *testing.T) {
 			t.Errorf("balance %s: %q (exit %d, %s), want %q", a.Hex(), out, code, stderr, want)
 		}
 	}
+	var bal struct{ Address, Balance, Wei string }
+	jsonOf(t, &bal, "wallet", "balance", "--json", "--rpc", url, other.Hex())
+	if bal.Address != other.Hex() || bal.Balance != "0.5" || bal.Wei != "500000000000000000" {
+		t.Errorf("balance --json: %+v", bal)
+	}
 	_, stderr, code := quern(t, "wallet", "balance", "--rpc", url, "0x12")
 	wantError(t, stderr, code, `bad address "0x12": want 40 hex digits`)
 	_, stderr, code = quern(t, "wallet", "balance", "--rpc", url)
 	wantError(t, stderr, code, "missing ADDRESS")
+
+	// Flags may follow the positional argument.
+	for _, args := range [][]string{
+		{"wallet", "balance", other.Hex(), "--rpc", url},
+		{"wallet", "balance", other.Hex(), "--rpc=" + url},
+		{"wallet", "balance", "--rpc", url, other.Hex()},
+	} {
+		out, stderr, code := quern(t, args...)
+		if code != 0 || out != "0.5 QRN\n" {
+			t.Errorf("%v: %q, exit %d, %s", args, out, code, stderr)
+		}
+	}
+}
+
+// The read commands of a fresh node: chain head|info|block, wallet
+// rewards, job list, each as text and as --json.
+func TestChainCommands(t *testing.T) {
+	d := startDevNode(t, devNodeOpts{})
+	url := d.url
+	genesis := d.Chain().CurrentBlock().Hash()
+
+	out, _ := ok(t, "chain", "head", "--rpc", url)
+	if want := fmt.Sprintf("height 0 hash %s\n", genesis.Hex()); out != want {
+		t.Fatalf("chain head printed %q, want %q", out, want)
+	}
+	var head struct {
+		Height uint64      `json:"height"`
+		Hash   common.Hash `json:"hash"`
+	}
+	jsonOf(t, &head, "chain", "head", "--json", "--rpc", url)
+	if head.Height != 0 || head.Hash != genesis {
+		t.Fatalf("chain head --json: %+v", head)
+	}
+
+	out, _ = ok(t, "chain", "info", "--rpc", url)
+	for _, want := range []string{"network:  dev\n", "chain id: 7357\n", "genesis:  " + genesis.Hex() + "\n", "head:     0\n",
+		"mining:   false\n", "backend:  " + d.Backend().Name() + "\n", "syncing:  no\n", "node id:  12D3KooW", "address:  /ip4/127.0.0.1/tcp/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("chain info lacks %q:\n%s", want, out)
+		}
+	}
+	var info struct {
+		node.RPCNodeInfo
+		Syncing *node.RPCSyncing `json:"syncing"`
+	}
+	jsonOf(t, &info, "chain", "info", "--json", "--rpc", url)
+	if info.ChainID != 7357 || info.Network != "dev" || info.Genesis != genesis || info.Mining || info.Syncing != nil || len(info.Addrs) == 0 {
+		t.Fatalf("chain info --json: %+v", info)
+	}
+
+	out, _ = ok(t, "chain", "block", "0", "--rpc", url)
+	for _, want := range []string{"number:      0\n", "hash:        " + genesis.Hex() + "\n", "txs:         0\n", "results:     0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("chain block 0 lacks %q:\n%s", want, out)
+		}
+	}
+	var b node.RPCBlock
+	jsonOf(t, &b, "chain", "block", "--json", "--rpc", url, genesis.Hex())
+	if b.Hash != genesis || b.Number != 0 || b.Txs == nil {
+		t.Fatalf("chain block --json %s: %+v", genesis.Hex(), b)
+	}
+	_, stderr, code := quern(t, "chain", "block", "5", "--rpc", url)
+	wantError(t, stderr, code, "has no block 5")
+	_, stderr, code = quern(t, "chain", "block", "five", "--rpc", url)
+	wantError(t, stderr, code, `bad block "five"`)
+
+	dev := chain.DevAddress().Hex()
+	if out, _ := ok(t, "wallet", "rewards", "--rpc", url, dev); out != "total:  0 QRN\nblocks: 0\n" {
+		t.Fatalf("wallet rewards printed %q", out)
+	}
+	var rewards struct {
+		Address    common.Address
+		Total, Wei string
+		Blocks     uint64
+	}
+	jsonOf(t, &rewards, "wallet", "rewards", "--json", "--rpc", url, dev)
+	if rewards.Address != chain.DevAddress() || rewards.Total != "0" || rewards.Wei != "0" || rewards.Blocks != 0 {
+		t.Fatalf("wallet rewards --json: %+v", rewards)
+	}
+
+	if out, errOut := ok(t, "job", "list", "--rpc", url); out != "" || errOut != "no jobs\n" {
+		t.Fatalf("job list of no jobs: %q, %q", out, errOut)
+	}
+	var list node.RPCJobList
+	jsonOf(t, &list, "job", "list", "--json", "--rpc", url)
+	if list.Jobs == nil || len(list.Jobs) != 0 || list.Next != nil {
+		t.Fatalf("job list --json: %+v", list)
+	}
+	_, stderr, code = quern(t, "job", "list", "--status", "lost", "--rpc", url)
+	wantError(t, stderr, code, `status "lost": want submitted, pending, done or expired`)
 }
 
 func TestWalletSend(t *testing.T) {
-	api := newFakeAPI()
-	api.mineSent = true
-	url := startFake(t, api)
-	dir, _, from := testKey(t, "pw")
-	api.balances[from] = qrn("10")
-	api.pending[from], api.latest[from] = 3, 3
+	ks, _, from := testKey(t, "pw")
 	to := common.HexToAddress("0x2222222222222222222222222222222222222222")
+	d := startDevNode(t, devNodeOpts{mine: true, alloc: map[common.Address]string{from: "10"}})
 
-	out, stderr, code := quern(t, "wallet", "send", "--rpc", url, "--keystore", dir, "--from", from.Hex(), "--to", to.Hex(),
+	out, stderr := ok(t, "wallet", "send", "--rpc", d.url, "--keystore", ks, "--from", from.Hex(), "--to", to.Hex(),
 		"--value", "1.5", "--password-file", passwordFile(t, "pw\r\n"), "--wait", "--poll", "10ms")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if len(api.sent) != 1 {
-		t.Fatalf("%d txs sent", len(api.sent))
-	}
-	tx := api.sent[0]
-	sender, err := tx.Sender()
-	if err != nil || sender != from {
-		t.Fatalf("recovered sender %s (%v), want %s", sender.Hex(), err, from.Hex())
-	}
-	if tx.ChainID != testChainID || tx.Nonce != 3 || tx.Kind != types.TxTransfer || tx.To != to ||
-		!tx.Value.Eq(qrn("1.5")) || !tx.Fee.Eq(qrn("0.001")) {
-		t.Fatalf("tx %+v", tx)
-	}
 	// stdout carries only the hash, so scripts can capture it; progress goes to stderr.
-	if want := tx.Hash().Hex() + "\n"; out != want {
-		t.Fatalf("printed %q, want %q", out, want)
+	hash, err := parseHash(strings.TrimSpace(out))
+	if err != nil || out != hash.Hex()+"\n" {
+		t.Fatalf("printed %q, want one tx hash", out)
 	}
-	if !strings.Contains(stderr, "included in block 77 (0xb1") {
-		t.Fatalf("stderr %q, want the inclusion note with the block", stderr)
+	var st node.RPCTxStatus
+	jsonOf(t, &st, "tx", "status", "--json", "--rpc", d.url, hash.Hex())
+	if st.Status != "mined" || st.Block == nil || st.BlockHash == nil {
+		t.Fatalf("tx status --json after --wait: %+v", st)
+	}
+	if want := fmt.Sprintf("included in block %d (%s)\n", *st.Block, st.BlockHash.Hex()); !strings.Contains(stderr, want) {
+		t.Fatalf("stderr %q, want %q", stderr, want)
+	}
+	if out, errOut := ok(t, "tx", "status", "--rpc", d.url, hash.Hex()); out != "mined\n" || !strings.Contains(errOut, fmt.Sprintf("in block %d", *st.Block)) {
+		t.Fatalf("tx status: %q, %q", out, errOut)
+	}
+	var sent *node.RPCTx
+	for _, tx := range d.block(*st.Block).Txs {
+		if tx.Hash == hash {
+			sent = &tx
+		}
+	}
+	if sent == nil || sent.From != from || sent.To != to || sent.Kind != "transfer" || sent.Nonce != 0 ||
+		sent.Value != qrn("1.5").Dec() || sent.Fee != qrn("0.001").Dec() {
+		t.Fatalf("tx in block %d: %+v", *st.Block, sent)
+	}
+	if out, _ := ok(t, "wallet", "balance", "--rpc", d.url, to.Hex()); out != "1.5 QRN\n" {
+		t.Fatalf("recipient's balance %q", out)
 	}
 }
 
+// Checks before anything is signed or sent, and --wait's timeout, against a
+// node that does not mine.
 func TestWalletSendChecks(t *testing.T) {
-	api := newFakeAPI()
-	url := startFake(t, api)
 	dir, _, from := testKey(t, "pw")
-	api.balances[from] = qrn("1.2")
+	d := startDevNode(t, devNodeOpts{alloc: map[common.Address]string{from: "1.2"}})
+	url := d.url
 	to := "0x2222222222222222222222222222222222222222"
 	pw := passwordFile(t, "pw")
 	send := func(args ...string) (string, int) {
@@ -411,21 +359,233 @@ func TestWalletSendChecks(t *testing.T) {
 		"--password-file", pw, "--from", from.Hex(), "--to", to, "--value", "1")
 	wantError(t, stderr, code, "does not exist")
 
-	if len(api.sent) != 0 {
-		t.Fatalf("a failed check still sent %d txs", len(api.sent))
+	if n := d.nonce(from); n != 0 {
+		t.Fatalf("a failed check still sent: nonce %d", n)
 	}
-}
 
-func TestWalletSendWaitTimeout(t *testing.T) {
-	api := newFakeAPI() // never includes anything
-	url := startFake(t, api)
-	dir, _, from := testKey(t, "")
-	api.balances[from] = qrn("10")
-	out, stderr, code := quern(t, "wallet", "send", "--rpc", url, "--keystore", dir, "--password-file", passwordFile(t, ""),
-		"--from", from.Hex(), "--to", from.Hex(), "--value", "1", "--wait", "--timeout", "100ms", "--poll", "10ms")
+	// A node that does not mine never includes it: --wait gives up, after
+	// printing the hash.
+	out, stderr, code := quern(t, "wallet", "send", "--rpc", url, "--keystore", dir, "--password-file", pw,
+		"--from", from.Hex(), "--to", to, "--value", "1", "--wait", "--timeout", "100ms", "--poll", "10ms")
 	wantError(t, stderr, code, "not included after 100ms")
 	if !strings.HasPrefix(out, "0x") {
 		t.Fatalf("tx hash not printed before waiting: %q", out)
+	}
+	if st, _ := ok(t, "tx", "status", "--rpc", url, strings.TrimSpace(out)); st != "pending\n" {
+		t.Fatalf("tx status of the waiting tx: %q", st)
+	}
+}
+
+func TestJobSubmitMatMul(t *testing.T) {
+	ks, _, from := testKey(t, "pw")
+	d := startDevNode(t, devNodeOpts{mine: true, alloc: map[common.Address]string{from: "100"}})
+	url := d.url
+	dir := t.TempDir()
+	aPath, a := saveInt8(t, dir, "a.npy", 16, 32, func(i, j int) int8 { return int8((i*7+j*3)%225 - 112) })
+	bPath, b := saveInt8(t, dir, "b.npy", 32, 8, func(i, j int) int8 { return int8((i*5+j*11)%200 - 100) })
+	work := uint64(16 * 32 * 8)
+	prog, _ := vm.Encode(vm.NewMatMul(a, b))
+	bytes := uint64(len(prog)) + 4*16*8 // program and result
+	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(),
+		"--a", aPath, "--b", bPath, "--password-file", passwordFile(t, "pw")}
+
+	// The base fee moves with the difficulty: the message names the same
+	// one twice, with the work and bytes of this job.
+	_, stderr, code := quern(t, append(args, "--fee", "0.00001")...)
+	wantError(t, stderr, code, "fee 0.00001 QRN is below this job's base fee ")
+	m := regexp.MustCompile(`base fee ([0-9.]+) QRN \((\d+) MACs, and (\d+) bytes of program and result at 0\.0000003 QRN a byte\); pass --fee ([0-9.]+) or more`).FindStringSubmatch(stderr)
+	if m == nil || m[1] != m[4] || m[2] != fmt.Sprint(work) || m[3] != fmt.Sprint(bytes) {
+		t.Fatalf("base fee error %q", stderr)
+	}
+	_, stderr, code = quern(t, args...)
+	wantError(t, stderr, code, "--fee is required")
+
+	out, stderr := ok(t, append(args, "--fee", "1", "--wait", "--poll", "10ms")...)
+	id, err := parseHash(strings.TrimSpace(out))
+	if err != nil || out != id.Hex()+"\n" {
+		t.Fatalf("printed %q, want one job id", out)
+	}
+	job := d.job(id)
+	if job == nil || job.Status != "done" || job.Owner != from || job.Fee != qrn("1").Dec() || job.Work != work ||
+		job.Rows != 16 || job.Cols != 8 || job.Kind != "matmul" || job.Miner != chain.DevAddress() {
+		t.Fatalf("job after --wait: %+v", job)
+	}
+	// The expiry counts from the head the CLI saw, before the job's block.
+	if job.Expiry-1000 >= job.Submitted {
+		t.Fatalf("expiry %d, submitted in block %d: want --expiry 1000 blocks from the head before it", job.Expiry, job.Submitted)
+	}
+	if want := fmt.Sprintf("done in block %d\n", job.DoneBlock); !strings.Contains(stderr, want) {
+		t.Fatalf("stderr %q, want %q", stderr, want)
+	}
+
+	// The result of that job, fetched as .npy, plain and --json.
+	want := fmt.Sprint(matmul(a, b).Data)
+	cPath := filepath.Join(dir, "c.npy")
+	out, _ = ok(t, "job", "result", "--rpc", url, "--out", cPath, id.Hex())
+	if out != fmt.Sprintf("wrote %s: 16×8 int32 from block %d\n", cPath, job.DoneBlock) {
+		t.Errorf("job result printed %q", out)
+	}
+	if c := readProduct(t, cPath, 16, 8); fmt.Sprint(c) != want {
+		t.Fatal("c.npy is not A·B")
+	}
+	var written jobResultWritten
+	jsonOf(t, &written, "job", "result", "--json", "--rpc", url, "--out", cPath+"2", id.Hex())
+	if written.JobID != id || written.Kind != "matmul" || written.Out != cPath+"2" || written.Rows != 16 || written.Cols != 8 || written.Block != job.DoneBlock {
+		t.Fatalf("job result --json: %+v", written)
+	}
+	if c := readProduct(t, cPath+"2", 16, 8); fmt.Sprint(c) != want {
+		t.Fatal("job result --json wrote something else than A·B")
+	}
+
+	// Its status, plain and --json.
+	out, _ = ok(t, "job", "status", "--rpc", url, id.Hex())
+	for _, want := range []string{"id:         " + id.Hex(), "status:     done", "owner:      " + from.Hex(), "fee:        1 QRN",
+		fmt.Sprintf("work:       %d MACs", work), "result:     16×8 int32", fmt.Sprintf("submitted:  block %d", job.Submitted),
+		fmt.Sprintf("expiry:     block %d", job.Expiry), fmt.Sprintf("done block: %d", job.DoneBlock),
+		"miner:      " + chain.DevAddress().Hex(), "miner fee:  ", "burned:     "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("job status lacks %q:\n%s", want, out)
+		}
+	}
+	var status node.RPCJob
+	jsonOf(t, &status, "job", "status", "--json", "--rpc", url, id.Hex())
+	if !reflect.DeepEqual(&status, job) {
+		t.Fatalf("job status --json %+v, node %+v", status, job)
+	}
+
+	// The job in the list and in its blocks.
+	out, _ = ok(t, "job", "list", "--rpc", url)
+	if !strings.Contains(out, id.Hex()+"  done       matmul  fee 1 QRN  16×8, 4096 MACs\n") {
+		t.Errorf("job list:\n%s", out)
+	}
+	var list node.RPCJobList
+	jsonOf(t, &list, "job", "list", "--json", "--owner", from.Hex(), "--rpc", url)
+	if len(list.Jobs) != 1 || list.Jobs[0].ID != id || list.Jobs[0].Status != "done" {
+		t.Fatalf("job list --json --owner: %+v", list)
+	}
+	out, _ = ok(t, "chain", "block", fmt.Sprint(job.Submitted), "--rpc", url)
+	if !strings.Contains(out, fmt.Sprintf("  %s job from %s, fee 1 QRN, expiry %d\n", id.Hex(), from.Hex(), job.Expiry)) {
+		t.Errorf("chain block %d lacks the job tx:\n%s", job.Submitted, out)
+	}
+	var done node.RPCBlock
+	jsonOf(t, &done, "chain", "block", "--json", fmt.Sprint(job.DoneBlock), "--rpc", url)
+	if len(done.Results) == 0 || done.Results[0].JobID != id || done.Results[0].Rows != 16 {
+		t.Fatalf("chain block %d --json: results %+v", job.DoneBlock, done.Results)
+	}
+
+	// The miner's rewards: the dev address mined every block.
+	var rewards struct {
+		Total  string
+		Blocks uint64
+	}
+	jsonOf(t, &rewards, "wallet", "rewards", "--json", "--rpc", url, chain.DevAddress().Hex())
+	if rewards.Blocks < job.DoneBlock || rewards.Total == "0" {
+		t.Fatalf("wallet rewards --json: %+v, want at least %d blocks", rewards, job.DoneBlock)
+	}
+}
+
+// TestJobSubmitChecksCapsBeforeSending: the CLI fetches the node's caps and
+// refuses, before signing or sending, a job the node would refuse: the
+// 3000×1·1×3000 job whose 36 MB result no block may carry, and an expiry
+// past the job lifetime. The error names the cap and the numbers. A job it
+// sends waits in the txpool of a node that does not mine: "submitted".
+func TestJobSubmitChecksCapsBeforeSending(t *testing.T) {
+	ks, _, from := testKey(t, "pw")
+	d := startDevNode(t, devNodeOpts{alloc: map[common.Address]string{from: "100"}})
+	url := d.url
+	dir := t.TempDir()
+	aPath, _ := saveInt8(t, dir, "a.npy", 3000, 1, func(i, j int) int8 { return 1 })
+	bPath, _ := saveInt8(t, dir, "b.npy", 1, 3000, func(i, j int) int8 { return 1 })
+	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(), "--fee", "1",
+		"--password-file", passwordFile(t, "pw")}
+	_, stderr, code := quern(t, append(args, "--a", aPath, "--b", bPath)...)
+	wantError(t, stderr, code, "job rejected before sending: result 3000×3000 takes 36000000 bytes (4 per entry), more than the limit of 16777216 a block may carry; split the job along M or N")
+
+	small, _ := saveInt8(t, dir, "s.npy", 4, 4, func(i, j int) int8 { return 1 })
+	_, stderr, code = quern(t, append(args, "--a", small, "--b", small, "--expiry", "5000")...)
+	wantError(t, stderr, code, "--expiry 5000 is more than the node's job lifetime of 1800 blocks; pass --expiry 1800 or less")
+	if n := d.nonce(from); n != 0 {
+		t.Fatalf("a refused job was sent: nonce %d", n)
+	}
+
+	out, _ := ok(t, append(args, "--a", small, "--b", small)...)
+	id, err := parseHash(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("printed %q", out)
+	}
+	out, _ = ok(t, "job", "status", "--rpc", url, id.Hex())
+	if !strings.Contains(out, "status:     submitted\n") || !strings.Contains(out, "result:     4×4 int32\n") {
+		t.Fatalf("job status of a job in the txpool:\n%s", out)
+	}
+	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", filepath.Join(dir, "c.npy"), id.Hex())
+	wantError(t, stderr, code, fmt.Sprintf("job %s is submitted: its tx waits in the txpool, not yet in a block; try again after it is mined, or use --wait", id.Hex()))
+	out, _ = ok(t, "job", "list", "--status", "submitted", "--rpc", url)
+	if !strings.HasPrefix(out, id.Hex()+"  submitted  matmul") {
+		t.Fatalf("job list --status submitted:\n%s", out)
+	}
+}
+
+// A job on chain that no miner has done: pending, then expired; one held in
+// the miner, then done while `job result --wait` polls.
+func TestJobResultPending(t *testing.T) {
+	ks, _, from := testKey(t, "pw")
+	d := startDevNode(t, devNodeOpts{mine: true, alloc: map[common.Address]string{from: "100"}})
+	url := d.url
+	dir := t.TempDir()
+	aPath, a := saveInt8(t, dir, "a.npy", 2, 3, func(i, j int) int8 { return int8(i - j) })
+	bPath, b := saveInt8(t, dir, "b.npy", 3, 2, func(i, j int) int8 { return int8(2*i + j) })
+	pw := passwordFile(t, "pw")
+	submit := func(expiry string) common.Hash {
+		t.Helper()
+		out, _ := ok(t, "job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(), "--password-file", pw,
+			"--a", aPath, "--b", bPath, "--fee", "1", "--expiry", expiry)
+		id, err := parseHash(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("printed %q", out)
+		}
+		return id
+	}
+	out := filepath.Join(dir, "c.npy")
+
+	d.gate.set(gateRefuse)
+	id := submit("1000")
+	d.waitJob(id, "pending")
+	_, stderr, code := quern(t, "job", "result", "--rpc", url, "--out", out, id.Hex())
+	wantError(t, stderr, code, fmt.Sprintf("job %s is pending (no result yet); try again after it is mined, or use --wait", id.Hex()))
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a pending job left an output file")
+	}
+	if status, _ := ok(t, "job", "status", "--rpc", url, id.Hex()); !strings.Contains(status, "status:     pending\n") {
+		t.Fatalf("job status:\n%s", status)
+	}
+
+	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, common.HexToHash("0x99").Hex())
+	wantError(t, stderr, code, "not found")
+
+	exp := submit("10")
+	j := d.waitJob(exp, "expired")
+	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, exp.Hex())
+	wantError(t, stderr, code, fmt.Sprintf("expired after block %d", j.Expiry))
+	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, "--wait", "--poll", "10ms", exp.Hex())
+	wantError(t, stderr, code, fmt.Sprintf("job %s expired after block %d without a result", exp.Hex(), j.Expiry))
+
+	// --wait polls until the job is done: the miner holds this one until
+	// the wait has begun.
+	d.gate.set(gateHold)
+	held := submit("1000")
+	d.waitJob(held, "pending")
+	done := make(chan string, 1)
+	go func() {
+		_, stderr, code := quern(t, "job", "result", "--rpc", url, "--out", out, "--wait", "--poll", "10ms", held.Hex())
+		done <- fmt.Sprintf("exit %d: %s", code, stderr)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	d.gate.set(gateRun)
+	if res := <-done; !strings.HasPrefix(res, "exit 0:") || !strings.Contains(res, "job pending (12 MACs to compute)\njob done\n") {
+		t.Fatalf("job result --wait: %s; want it to have waited on the pending job", res)
+	}
+	if c := readProduct(t, out, 2, 2); fmt.Sprint(c) != fmt.Sprint(matmul(a, b).Data) {
+		t.Fatalf("c.npy = %v, want A·B", c)
 	}
 }
 
@@ -450,130 +610,11 @@ func saveInt8(t *testing.T, dir, name string, rows, cols int, fill func(i, j int
 	return path, m
 }
 
-func TestJobSubmitMatMul(t *testing.T) {
-	api := newFakeAPI()
-	api.mineSent = true
-	url := startFake(t, api)
-	ks, _, from := testKey(t, "pw")
-	api.balances[from] = qrn("100")
-	dir := t.TempDir()
-	aPath, a := saveInt8(t, dir, "a.npy", 16, 32, func(i, j int) int8 { return int8((i*7+j*3)%225 - 112) })
-	bPath, b := saveInt8(t, dir, "b.npy", 32, 8, func(i, j int) int8 { return int8((i*5+j*11)%200 - 100) })
-	work := uint64(16 * 32 * 8)
-	prog, _ := vm.Encode(vm.NewMatMul(a, b))
-	bytes := uint64(len(prog)) + 4*16*8                             // program and result
-	base := new(uint256.Int).Mul(api.baseFee, uint256.NewInt(work)) // 0.00002048 QRN
-	base.Add(base, new(uint256.Int).Mul(fakeParams().JobByteFee, uint256.NewInt(bytes)))
-	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(),
-		"--a", aPath, "--b", bPath, "--password-file", passwordFile(t, "pw")}
-
-	_, stderr, code := quern(t, append(args, "--fee", "0.00001")...)
-	wantError(t, stderr, code, fmt.Sprintf("fee 0.00001 QRN is below this job's base fee %s QRN (%d MACs, and %d bytes of program and result at 0.0000003 QRN a byte); pass --fee %s or more",
-		formatQRN(base), work, bytes, formatQRN(base)))
-	_, stderr, code = quern(t, args...)
-	wantError(t, stderr, code, "--fee is required")
-
-	out, stderr, code := quern(t, append(args, "--fee", "0.01", "--wait", "--poll", "10ms")...)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if len(api.sent) != 1 {
-		t.Fatalf("%d txs sent", len(api.sent))
-	}
-	tx := api.sent[0]
-	if sender, err := tx.Sender(); err != nil || sender != from {
-		t.Fatalf("sender %s, %v", sender.Hex(), err)
-	}
-	if tx.Kind != types.TxJob || tx.ChainID != testChainID || tx.Expiry != 77+1000 || !tx.Fee.Eq(qrn("0.01")) {
-		t.Fatalf("tx %+v", tx)
-	}
-	p, err := vm.Decode(tx.Program, chain.JobLimits(fakeParams()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotA, gotB, _ := p.MatMulOperands()
-	if fmt.Sprint(gotA) != fmt.Sprint(a) || fmt.Sprint(gotB) != fmt.Sprint(b) || p.Work() != work {
-		t.Fatal("program does not carry the .npy inputs")
-	}
-	if want := tx.Hash().Hex() + "\n"; out != want {
-		t.Fatalf("printed %q, want %q", out, want)
-	}
-	if !strings.Contains(stderr, "done in block 78\n") {
-		t.Fatalf("stderr %q, want the done note", stderr)
-	}
-
-	// The result of that job, fetched as .npy.
-	cPath := filepath.Join(dir, "c.npy")
-	out, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", cPath, tx.Hash().Hex())
-	if code != 0 {
-		t.Fatalf("job result: exit %d: %s", code, stderr)
-	}
-	if !strings.Contains(out, "16×8") {
-		t.Errorf("job result printed %q", out)
-	}
-	f, err := os.Open(cPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := npy.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Header.Descr.Type != "<i4" || r.Header.Descr.Fortran || fmt.Sprint(r.Header.Descr.Shape) != "[16 8]" {
-		t.Fatalf("c.npy header %v", r.Header)
-	}
-	var c []int32
-	if err := r.Read(&c); err != nil {
-		t.Fatal(err)
-	}
-	if want := matmul(a, b); fmt.Sprint(c) != fmt.Sprint(want.Data) {
-		t.Fatal("c.npy is not A·B")
-	}
-
-	// And its status.
-	out, stderr, code = quern(t, "job", "status", "--rpc", url, tx.Hash().Hex())
-	if code != 0 {
-		t.Fatalf("job status: exit %d: %s", code, stderr)
-	}
-	for _, want := range []string{"status:     done", "fee:        0.01 QRN", fmt.Sprintf("work:       %d MACs", work),
-		"submitted:  block 78", "expiry:     block 1077", "done block: 78", "miner:      0x00000000000000000000000000000000000000AA"} {
-		if !strings.Contains(out, want+"\n") {
-			t.Errorf("job status lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-// TestJobSubmitChecksCapsBeforeSending: the CLI fetches the node's caps and
-// refuses, before signing or sending, a job the node would refuse: the
-// 3000×1·1×3000 job whose 36 MB result no block may carry, and an expiry
-// past the job lifetime. The error names the cap and the numbers.
-func TestJobSubmitChecksCapsBeforeSending(t *testing.T) {
-	api := newFakeAPI()
-	url := startFake(t, api)
-	ks, _, from := testKey(t, "pw")
-	api.balances[from] = qrn("100")
-	dir := t.TempDir()
-	aPath, _ := saveInt8(t, dir, "a.npy", 3000, 1, func(i, j int) int8 { return 1 })
-	bPath, _ := saveInt8(t, dir, "b.npy", 1, 3000, func(i, j int) int8 { return 1 })
-	args := []string{"job", "submit", "matmul", "--rpc", url, "--keystore", ks, "--from", from.Hex(), "--fee", "1",
-		"--password-file", passwordFile(t, "pw")}
-	_, stderr, code := quern(t, append(args, "--a", aPath, "--b", bPath)...)
-	wantError(t, stderr, code, "job rejected before sending: result 3000×3000 takes 36000000 bytes (4 per entry), more than the limit of 16777216 a block may carry; split the job along M or N")
-
-	small, _ := saveInt8(t, dir, "s.npy", 4, 4, func(i, j int) int8 { return 1 })
-	_, stderr, code = quern(t, append(args, "--a", small, "--b", small, "--expiry", "5000")...)
-	wantError(t, stderr, code, "--expiry 5000 is more than the node's job lifetime of 1800 blocks; pass --expiry 1800 or less")
-	if len(api.sent) != 0 {
-		t.Fatalf("%d txs sent", len(api.sent))
-	}
-}
-
 // TestCheckJob2048: a 2048×2048·2048×2048 job (8 MiB of inputs, a 16 MiB
 // result: the devnet's result cap exactly) passes the CLI's local check; a
 // row more does not.
 func TestCheckJob2048(t *testing.T) {
-	limits := node.JobLimitsOf(fakeParams())
+	limits := node.JobLimitsOf(devParams())
 	for _, c := range []struct {
 		m   int
 		err string
@@ -606,74 +647,6 @@ func TestJobSubmitShapeErrorsBeforeSending(t *testing.T) {
 	_, stderr, code = quern(t, "job", "submit", "matmul", "--rpc", deadURL(t), "--from", "0x1111111111111111111111111111111111111111",
 		"--a", fPath, "--b", bPath, "--fee", "1")
 	wantError(t, stderr, code, fPath+": dtype <f8 is not int8; save with a.astype(np.int8)")
-}
-
-func TestJobResultPending(t *testing.T) {
-	api := newFakeAPI()
-	url := startFake(t, api)
-	id := common.HexToHash("0xabcdef")
-	api.jobs[id] = &node.RPCJob{ID: id, Status: "pending", Fee: "1", Expiry: 100}
-	out := filepath.Join(t.TempDir(), "c.npy")
-	_, stderr, code := quern(t, "job", "result", "--rpc", url, "--out", out, id.Hex())
-	wantError(t, stderr, code, fmt.Sprintf("job %s is pending (no result yet); try again after it is mined, or use --wait", id.Hex()))
-	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("a pending job left an output file")
-	}
-
-	api.jobs[id].Status = "expired"
-	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, id.Hex())
-	wantError(t, stderr, code, "expired after block 100")
-
-	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, common.HexToHash("0x99").Hex())
-	wantError(t, stderr, code, "not found")
-
-	// --wait polls until the job is done.
-	api.jobs[id].Status = "pending"
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		api.mu.Lock()
-		api.finishJob(api.jobs[id], compute.I32{Rows: 1, Cols: 2, Data: []int32{-5, 7}})
-		api.mu.Unlock()
-	}()
-	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, "--wait", "--poll", "10ms", id.Hex())
-	if code != 0 {
-		t.Fatalf("job result --wait: exit %d: %s", code, stderr)
-	}
-	var c []int32
-	f, _ := os.Open(out)
-	defer f.Close()
-	if err := npy.Read(f, &c); err != nil || fmt.Sprint(c) != "[-5 7]" {
-		t.Fatalf("c.npy = %v, %v", c, err)
-	}
-}
-
-func TestJobWaitExpired(t *testing.T) {
-	api := newFakeAPI()
-	url := startFake(t, api)
-	id := common.HexToHash("0xabcdef")
-	api.jobs[id] = &node.RPCJob{ID: id, Status: "expired", Fee: "1", Expiry: 100}
-	_, stderr, code := quern(t, "job", "result", "--rpc", url, "--out", filepath.Join(t.TempDir(), "c.npy"), "--wait", "--poll", "10ms", id.Hex())
-	wantError(t, stderr, code, "expired after block 100 without a result")
-}
-
-func TestChainCommands(t *testing.T) {
-	api := newFakeAPI()
-	url := startFake(t, api)
-	out, stderr, code := quern(t, "chain", "head", "--rpc", url)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if want := fmt.Sprintf("height 77 hash %s\n", common.BigToHash(uint256.NewInt(77001).ToBig()).Hex()); out != want {
-		t.Fatalf("chain head printed %q, want %q", out, want)
-	}
-	out, stderr, code = quern(t, "chain", "info", "--rpc", url)
-	if code != 0 || !strings.Contains(out, "chain id: 4242\n") || !strings.Contains(out, "syncing:  no\n") {
-		t.Fatalf("chain info: exit %d %s\n%s", code, stderr, out)
-	}
-	out, _, code = quern(t, "wallet", "rewards", "--rpc", url, "0x1111111111111111111111111111111111111111")
-	if code != 0 || out != "total:  2.5 QRN\nblocks: 3\n" {
-		t.Fatalf("wallet rewards printed %q", out)
-	}
 }
 
 // deadURL is an http URL where nothing listens.
@@ -745,22 +718,9 @@ func TestPasswordFile(t *testing.T) {
 	}
 }
 
-// Flags may follow the positional argument, as in "quern job result ID --out c.npy".
+// Flags may follow the positional argument, as in "quern job result ID --out c.npy"
+// (run against a node in TestWalletBalance).
 func TestFlagsAfterArguments(t *testing.T) {
-	api := newFakeAPI()
-	addr := common.HexToAddress("0x1111111111111111111111111111111111111111")
-	api.balances[addr] = qrn("2.25")
-	url := startFake(t, api)
-	for _, args := range [][]string{
-		{"wallet", "balance", addr.Hex(), "--rpc", url},
-		{"wallet", "balance", addr.Hex(), "--rpc=" + url},
-		{"wallet", "balance", "--rpc", url, addr.Hex()},
-	} {
-		out, stderr, code := quern(t, args...)
-		if code != 0 || out != "2.25 QRN\n" {
-			t.Errorf("%v: %q, exit %d, %s", args, out, code, stderr)
-		}
-	}
 	app := newApp()
 	for in, want := range map[string]string{
 		"quern job result 0xID --out c.npy --wait":          "quern job result --out c.npy --wait 0xID",

@@ -79,7 +79,7 @@ var jobCommand = &cli.Command{
 			Name:      "result",
 			Usage:     "write a done job's int32 product to a .npy file, or a training job's model to a directory",
 			ArgsUsage: "JOB-ID",
-			Flags:     []cli.Flag{rpcFlag, outFlag, waitFlag, jobTimeoutFlag, pollFlag},
+			Flags:     []cli.Flag{rpcFlag, outFlag, jsonFlag, waitFlag, jobTimeoutFlag, pollFlag},
 			Action:    jobResult,
 		},
 	},
@@ -177,13 +177,14 @@ func prepareJob(c *cli.Context, load func() ([]byte, error)) (*jobSubmission, er
 	if sub.nc, err = dial(c); err != nil {
 		return nil, err
 	}
-	info, err := sub.nc.NodeInfo(c.Context)
+	info, err := node.Quern.NodeInfo.Call(c.Context, sub.nc)
 	if err != nil {
 		sub.nc.Close()
 		return nil, about(err, "node info")
 	}
 	sub.chainID = info.ChainID
-	if sub.limits, err = sub.nc.JobLimits(c.Context); err != nil {
+	limits, err := node.Quern.JobLimits.Call(c.Context, sub.nc)
+	if sub.limits = &limits; err != nil {
 		sub.nc.Close()
 		return nil, about(err, "job limits")
 	}
@@ -241,7 +242,7 @@ func checkJobFee(c *cli.Context, nc *nodeClient, limits *node.RPCJobLimits, fee 
 // blocks after the head, prints its id (stdout) and what was sent (stderr,
 // summary names the job), and with --wait waits until it is done.
 func submitJob(c *cli.Context, nc *nodeClient, key *signer, from common.Address, chainID uint64, fee *uint256.Int, blocks uint64, program []byte, summary string) error {
-	head, err := nc.BlockNumber(c.Context)
+	head, err := node.Quern.BlockNumber.Call(c.Context, nc)
 	if err != nil {
 		return about(err, "head")
 	}
@@ -390,8 +391,17 @@ func jobResult(c *cli.Context) error {
 	if err != nil {
 		return resultError(c, nc, id, err)
 	}
-	if res.Train != nil {
-		return writeTrainedModel(c, nc, id, res, out)
+	written := jobResultWritten{JobID: id, Kind: "matmul", Out: out, Block: res.Block}
+	if tm := res.Train; tm != nil {
+		if err := writeTrainedModel(c, id, res, out); err != nil {
+			return err
+		}
+		written.Kind, written.Layers, written.Steps, written.TotalSteps, written.Checkpoint = "train", tm.Layers, tm.Steps, tm.TotalSteps, &tm.Checkpoint
+		if c.Bool(jsonFlag.Name) {
+			return printJSON(c, written)
+		}
+		fmt.Fprintf(c.App.Writer, "wrote %s: model %s after %s\n", out, layersString(tm.Layers), stepsString(tm.Steps, tm.TotalSteps))
+		return nil
 	}
 	m, err := vm.DecodeResult(res.Rows, res.Cols, res.Data)
 	if err != nil {
@@ -400,8 +410,30 @@ func jobResult(c *cli.Context) error {
 	if err := writeInt32Matrix(out, m.Rows, m.Cols, m.Data); err != nil {
 		return about(err, "writing the result")
 	}
+	written.Rows, written.Cols = res.Rows, res.Cols
+	if c.Bool(jsonFlag.Name) {
+		return printJSON(c, written)
+	}
 	fmt.Fprintf(c.App.Writer, "wrote %s: %d×%d int32 from block %d\n", out, m.Rows, m.Cols, res.Block)
 	return nil
+}
+
+// jobResultWritten is what `quern job result --json` prints: the file or
+// directory written and what is in it.
+type jobResultWritten struct {
+	JobID common.Hash `json:"jobId"`
+	Kind  string      `json:"kind"` // "matmul" | "train"
+	Out   string      `json:"out"`
+	Block uint64      `json:"block"` // where it was done (0: a training job that expired)
+	// matmul: the product's shape
+	Rows uint32 `json:"rows,omitempty"`
+	Cols uint32 `json:"cols,omitempty"`
+	// train: the model's widths, the steps it was trained for and the
+	// checkpoint (state root) it was read at
+	Layers     []uint32     `json:"layers,omitempty"`
+	Steps      uint32       `json:"steps,omitempty"`
+	TotalSteps uint32       `json:"totalSteps,omitempty"`
+	Checkpoint *common.Hash `json:"checkpoint,omitempty"`
 }
 
 // resultError explains why the node has no result for id, by asking it for

@@ -173,7 +173,7 @@ func stepsString(done, of uint32) string {
 
 // writeTrainedModel writes a training job's model as a model directory,
 // with the quantisation rule from the job's meta.
-func writeTrainedModel(c *cli.Context, nc *nodeClient, id common.Hash, res *node.RPCJobResult, dir string) error {
+func writeTrainedModel(c *cli.Context, id common.Hash, res *node.RPCJobResult, dir string) error {
 	tm := res.Train
 	var meta trainMeta
 	if err := json.Unmarshal(tm.Meta, &meta); err != nil {
@@ -206,7 +206,6 @@ func writeTrainedModel(c *cli.Context, nc *nodeClient, id common.Hash, res *node
 	if tm.Steps < tm.TotalSteps {
 		fmt.Fprintf(c.App.ErrWriter, "job %s expired at %s: this is the model at its last checkpoint\n", id.Hex(), stepsString(tm.Steps, tm.TotalSteps))
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: model %s after %s\n", dir, layersString(tm.Layers), stepsString(tm.Steps, tm.TotalSteps))
 	return nil
 }
 

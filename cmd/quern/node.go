@@ -13,76 +13,84 @@ import (
 	"github.com/quern-chain/quern/node"
 )
 
-// Flags of `quern node`.
-var (
-	nodeConfigFlag = &cli.StringFlag{
-		Name:  "config",
-		Usage: "TOML `FILE` of settings (keys as the flags: datadir, mine, compute, [miner] address, [rpc] addr/vhosts/corsdomain, [http] explorer, [p2p] listen/bootnodes/mdns, [log] level); flags override it",
+// nodeConfigFlag names the --config file; every other flag of `quern node`
+// is a node.Settings entry (settingFlags).
+var nodeConfigFlag = &cli.StringFlag{
+	Name:  "config",
+	Usage: "TOML `FILE` of settings (keys as the flags: " + fileKeysUsage() + "); flags override it",
+}
+
+// settingFlag is the flag of one node setting and how to read it back.
+type settingFlag struct {
+	setting node.Setting
+	flag    cli.Flag
+	read    func(c *cli.Context) any // the value given, of the setting's type
+}
+
+// settingFlags are the flags of node.Settings, in their order.
+var settingFlags = func() []settingFlag {
+	out := make([]settingFlag, len(node.Settings))
+	for i, s := range node.Settings {
+		name := s.Flag
+		f := settingFlag{setting: s}
+		switch def := s.Default().(type) {
+		case string:
+			f.flag = &cli.StringFlag{Name: name, Usage: s.Usage, Value: def, DefaultText: s.DefaultText}
+			f.read = func(c *cli.Context) any { return c.String(name) }
+		case bool:
+			f.flag = &cli.BoolFlag{Name: name, Usage: s.Usage, Value: def, DefaultText: s.DefaultText}
+			f.read = func(c *cli.Context) any { return c.Bool(name) }
+		case *bool: // unset: the node picks, as DefaultText says
+			f.flag = &cli.BoolFlag{Name: name, Usage: s.Usage, DefaultText: s.DefaultText}
+			f.read = func(c *cli.Context) any { on := c.Bool(name); return &on }
+		case uint64:
+			f.flag = &cli.Uint64Flag{Name: name, Usage: s.Usage, Value: def, DefaultText: s.DefaultText}
+			f.read = func(c *cli.Context) any { return c.Uint64(name) }
+		case []string:
+			sf := &cli.StringSliceFlag{Name: name, Usage: s.Usage, DefaultText: s.DefaultText}
+			if len(def) > 0 {
+				sf.Value = cli.NewStringSlice(def...)
+			}
+			f.flag = sf
+			f.read = func(c *cli.Context) any { return splitList(c.StringSlice(name)) }
+		default:
+			panic(fmt.Sprintf("node setting %s: no flag for a %T", name, def))
+		}
+		out[i] = f
 	}
-	nodeDataDirFlag = &cli.StringFlag{
-		Name:  "datadir",
-		Usage: "data directory: chain database, keystore, p2p identity",
-		Value: node.DefaultDataDir(),
+	return out
+}()
+
+// fileKeysUsage lists the --config keys: top-level ones, then each table's
+// ("datadir, mine, [miner] address, [rpc] addr/vhosts").
+func fileKeysUsage() string {
+	var top, tables []string
+	keys := map[string][]string{}
+	for _, s := range node.Settings {
+		table, key, dotted := strings.Cut(s.Key, ".")
+		if !dotted {
+			top = append(top, table)
+			continue
+		}
+		if keys[table] == nil {
+			tables = append(tables, table)
+		}
+		keys[table] = append(keys[table], key)
 	}
-	nodeDevFlag = &cli.BoolFlag{
-		Name:  "dev",
-		Usage: "run the devnet: embedded dev genesis, the public dev key imported into the keystore (INSECURE)",
+	for _, t := range tables {
+		top = append(top, "["+t+"] "+strings.Join(keys[t], "/"))
 	}
-	nodeGenesisFlag = &cli.StringFlag{
-		Name:  "genesis",
-		Usage: "genesis JSON `FILE` of the network to join",
+	return strings.Join(top, ", ")
+}
+
+// nodeFlags are the flags of `quern node` and `quern dumpconfig`.
+func nodeFlags() []cli.Flag {
+	flags := []cli.Flag{nodeConfigFlag}
+	for _, f := range settingFlags {
+		flags = append(flags, f.flag)
 	}
-	nodeMineFlag = &cli.BoolFlag{
-		Name:  "mine",
-		Usage: "mine blocks (compute paid jobs, then synthetic puzzles)",
-	}
-	nodeMinerAddressFlag = &cli.StringFlag{
-		Name:  "miner.address",
-		Usage: "coinbase `ADDR` that receives block rewards (with --dev defaults to the dev address)",
-	}
-	nodeRPCAddrFlag = &cli.StringFlag{
-		Name:  "rpc.addr",
-		Usage: "JSON-RPC HTTP listen `HOST:PORT` (port 0 picks a free one)",
-		Value: node.DefaultRPCAddr,
-	}
-	nodeRPCVHostsFlag = &cli.StringSliceFlag{
-		Name:  "rpc.vhosts",
-		Usage: "host names the RPC accepts in a request's Host header (`H1,H2`; * for any; IP addresses always pass): stops DNS rebinding",
-		Value: cli.NewStringSlice(node.DefaultRPCVHosts),
-	}
-	nodeRPCCorsFlag = &cli.StringSliceFlag{
-		Name:  "rpc.corsdomain",
-		Usage: "web origins allowed to call the RPC from a browser (`O1,O2`, e.g. https://app.example.org; * for any; none by default)",
-	}
-	nodeHTTPExplorerFlag = &cli.BoolFlag{
-		Name:        "http.explorer",
-		Usage:       "serve the block explorer page at /explorer/ on the RPC server (--http.explorer=false turns it off)",
-		DefaultText: "on with --dev, off otherwise",
-	}
-	nodeP2PListenFlag = &cli.StringSliceFlag{
-		Name: "p2p.listen",
-		Usage: "libp2p listen `MULTIADDR` (repeatable or comma-separated; default " + node.DefaultP2PListen +
-			", with --dev " + node.DevP2PListen + "; a port in use is an error, /tcp/0 picks a free one)",
-	}
-	nodeBootnodesFlag = &cli.StringSliceFlag{
-		Name:  "bootnodes",
-		Usage: "peers to bootstrap from: full multiaddrs with /p2p/<id> (`M1,M2`)",
-	}
-	nodeMDNSFlag = &cli.BoolFlag{
-		Name:  "mdns",
-		Usage: "discover peers on the local network with mDNS",
-	}
-	nodeComputeFlag = &cli.StringFlag{
-		Name:  "compute",
-		Usage: "compute backend: auto (GPU when usable, else CPU), cpu, or cuda (GPU; falls back to the CPU with a warning)",
-		Value: node.DefaultCompute,
-	}
-	nodeLogLevelFlag = &cli.StringFlag{
-		Name:  "log.level",
-		Usage: "log level: debug, info, warn or error",
-		Value: node.DefaultLogLevel,
-	}
-)
+	return flags
+}
 
 var nodeCommand = &cli.Command{
 	Name:  "node",
@@ -96,11 +104,7 @@ serves the quern JSON-RPC namespace over HTTP, and with --mine produces blocks.
 
 Stop it with Ctrl-C (SIGINT) or SIGTERM: services stop in reverse order and
 the database is closed cleanly.`,
-	Flags: []cli.Flag{
-		nodeConfigFlag, nodeDataDirFlag, nodeDevFlag, nodeGenesisFlag, nodeMineFlag, nodeMinerAddressFlag,
-		nodeRPCAddrFlag, nodeRPCVHostsFlag, nodeRPCCorsFlag, nodeHTTPExplorerFlag, nodeP2PListenFlag, nodeBootnodesFlag, nodeMDNSFlag, nodeComputeFlag,
-		nodeLogLevelFlag,
-	},
+	Flags:  nodeFlags(),
 	Action: runNode,
 }
 
@@ -113,38 +117,13 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 			return cfg, err
 		}
 	}
-	str := func(f *cli.StringFlag, dst *string) {
-		if c.IsSet(f.Name) {
-			*dst = c.String(f.Name)
+	for _, f := range settingFlags {
+		if c.IsSet(f.setting.Flag) {
+			if err := f.setting.Set(&cfg, f.read(c)); err != nil {
+				return cfg, err
+			}
 		}
 	}
-	boolean := func(f *cli.BoolFlag, dst *bool) {
-		if c.IsSet(f.Name) {
-			*dst = c.Bool(f.Name)
-		}
-	}
-	list := func(f *cli.StringSliceFlag, dst *[]string) {
-		if c.IsSet(f.Name) {
-			*dst = splitList(c.StringSlice(f.Name))
-		}
-	}
-	str(nodeDataDirFlag, &cfg.DataDir)
-	boolean(nodeDevFlag, &cfg.Dev)
-	str(nodeGenesisFlag, &cfg.GenesisFile)
-	boolean(nodeMineFlag, &cfg.Mine)
-	str(nodeMinerAddressFlag, &cfg.MinerAddress)
-	str(nodeRPCAddrFlag, &cfg.RPCAddr)
-	list(nodeRPCVHostsFlag, &cfg.RPCVHosts)
-	list(nodeRPCCorsFlag, &cfg.RPCCorsDomains)
-	if c.IsSet(nodeHTTPExplorerFlag.Name) {
-		on := c.Bool(nodeHTTPExplorerFlag.Name)
-		cfg.HTTPExplorer = &on
-	}
-	list(nodeP2PListenFlag, &cfg.P2PListen)
-	list(nodeBootnodesFlag, &cfg.Bootnodes)
-	boolean(nodeMDNSFlag, &cfg.MDNS)
-	str(nodeLogLevelFlag, &cfg.LogLevel)
-	str(nodeComputeFlag, &cfg.Compute)
 	return cfg, nil
 }
 

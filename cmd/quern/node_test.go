@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 
 	"github.com/quern-chain/quern/node"
 )
-
-// syncBuffer is a bytes.Buffer safe for the node's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestNodeCommandErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -95,8 +76,8 @@ func TestNodeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info node.RPCNodeInfo
-	if err := c.Call(&info, "quern_nodeInfo"); err != nil {
+	info, err := node.Quern.NodeInfo.Call(ctx, c)
+	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

@@ -141,33 +141,34 @@ func chainBlock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var (
-		method = "getBlockByNumber"
-		param  any
-	)
+	var get func(nc *nodeClient) (*node.RPCBlock, error)
 	switch {
 	case strings.EqualFold(arg, "latest"):
-		param = "latest"
+		get = func(nc *nodeClient) (*node.RPCBlock, error) {
+			return node.Quern.GetBlockByNumber.Call(c.Context, nc, node.BlockNumber{Latest: true})
+		}
 	case strings.HasPrefix(arg, "0x") && len(arg) == 66:
 		h, err := parseHash(arg)
 		if err != nil {
 			return err
 		}
-		method, param = "getBlockByHash", h
+		get = func(nc *nodeClient) (*node.RPCBlock, error) { return node.Quern.GetBlockByHash.Call(c.Context, nc, h) }
 	default:
 		n, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil {
 			return fmt.Errorf("bad block %q: want a number, latest, or a 0x hash of 64 hex digits", arg)
 		}
-		param = n
+		get = func(nc *nodeClient) (*node.RPCBlock, error) {
+			return node.Quern.GetBlockByNumber.Call(c.Context, nc, node.BlockNumber{Number: n})
+		}
 	}
 	nc, err := dial(c)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	var b *node.RPCBlock
-	if err := nc.call(c.Context, &b, method, param); err != nil {
+	b, err := get(nc)
+	if err != nil {
 		return about(err, "block %s", arg)
 	}
 	if b == nil {
@@ -249,8 +250,8 @@ func jobList(c *cli.Context) error {
 		return err
 	}
 	defer nc.Close()
-	var list node.RPCJobList
-	if err := nc.call(c.Context, &list, "listJobs", args); err != nil {
+	list, err := node.Quern.ListJobs.Call(c.Context, nc, &args)
+	if err != nil {
 		return about(err, "job list")
 	}
 	if c.Bool(jsonFlag.Name) {

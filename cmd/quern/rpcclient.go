@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 
@@ -24,8 +22,10 @@ import (
 // callTimeout bounds one RPC round trip.
 const callTimeout = 30 * time.Second
 
-// nodeClient is a typed client for the node's quern_* JSON-RPC methods.
-// Its errors name the node's URL when the node cannot be reached.
+// nodeClient sends the node's quern_* JSON-RPC methods, as node.Quern
+// declares them (node.Quern.GetJob.Call(ctx, nc, id)); its errors name the
+// node's URL when the node cannot be reached. Its methods are the calls
+// that add something to the answer (a missing block is an error).
 type nodeClient struct {
 	url string
 	c   *rpc.Client
@@ -67,11 +67,14 @@ type nodeError struct {
 
 func (e *nodeError) Error() string { return e.msg }
 
-// call runs one method and turns transport failures into one clear line.
-func (nc *nodeClient) call(ctx context.Context, result any, method string, args ...any) error {
+var _ node.Caller = (*nodeClient)(nil)
+
+// CallContext runs one method within callTimeout and turns transport
+// failures into one clear line.
+func (nc *nodeClient) CallContext(ctx context.Context, result any, method string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	return nc.explain(nc.c.CallContext(ctx, result, "quern_"+method, args...))
+	return nc.explain(nc.c.CallContext(ctx, result, method, args...))
 }
 
 func (nc *nodeClient) explain(err error) error {
@@ -154,144 +157,53 @@ func about(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
 
-// jsonUint64 accepts a plain JSON number (the contract) or a 0x-hex string.
-type jsonUint64 uint64
-
-func (n *jsonUint64) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var h hexutil.Uint64
-		if err := json.Unmarshal(b, &h); err != nil {
-			return err
-		}
-		*n = jsonUint64(h)
-		return nil
-	}
-	var v uint64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*n = jsonUint64(v)
-	return nil
-}
-
-// jsonWei accepts a wei amount as a decimal string (the contract), 0x-hex
-// string, or plain JSON number.
-type jsonWei struct{ *uint256.Int }
-
-func (w *jsonWei) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	v, err := parseWei(s)
-	if err != nil {
-		return err
-	}
-	w.Int = v
-	return nil
-}
-
-func (nc *nodeClient) BlockNumber(ctx context.Context) (uint64, error) {
-	var n jsonUint64
-	err := nc.call(ctx, &n, "blockNumber")
-	return uint64(n), err
-}
-
 // HeadBlock returns the latest block; an empty chain is an error.
 func (nc *nodeClient) HeadBlock(ctx context.Context) (*node.RPCBlock, error) {
-	var b *node.RPCBlock
-	if err := nc.call(ctx, &b, "getBlockByNumber", "latest"); err != nil {
-		return nil, err
-	}
-	if b == nil {
+	b, err := node.Quern.GetBlockByNumber.Call(ctx, nc, node.BlockNumber{Latest: true})
+	if err == nil && b == nil {
 		return nil, fmt.Errorf("node at %s has no head block", nc.url)
 	}
-	return b, nil
+	return b, err
 }
 
+// Balance is addr's balance at the head.
 func (nc *nodeClient) Balance(ctx context.Context, addr common.Address) (*uint256.Int, error) {
-	var w jsonWei
-	if err := nc.call(ctx, &w, "getBalance", addr); err != nil {
-		return nil, err
-	}
-	return w.Int, nil
+	return weiAnswer(node.Quern.GetBalance.Call(ctx, nc, addr))
 }
 
 // Nonce returns the account's transaction count at "pending" or "latest".
 func (nc *nodeClient) Nonce(ctx context.Context, addr common.Address, at string) (uint64, error) {
-	var n jsonUint64
-	err := nc.call(ctx, &n, "getTransactionCount", addr, at)
-	return uint64(n), err
+	return node.Quern.GetTransactionCount.Call(ctx, nc, addr, &at)
 }
 
-func (nc *nodeClient) SendRawTransaction(ctx context.Context, raw []byte) (common.Hash, error) {
-	var h common.Hash
-	err := nc.call(ctx, &h, "sendRawTransaction", hexutil.Bytes(raw))
-	return h, err
-}
-
+// Job returns a job's record; one the node does not know is an error.
 func (nc *nodeClient) Job(ctx context.Context, id common.Hash) (*node.RPCJob, error) {
-	var j *node.RPCJob
-	if err := nc.call(ctx, &j, "getJob", id); err != nil {
-		return nil, err
-	}
-	if j == nil {
+	j, err := node.Quern.GetJob.Call(ctx, nc, id)
+	if err == nil && j == nil {
 		return nil, &nodeError{msg: fmt.Sprintf("job %s not found", id.Hex())}
 	}
-	return j, nil
+	return j, err
 }
 
+// JobResult returns a done job's result; none is an error.
 func (nc *nodeClient) JobResult(ctx context.Context, id common.Hash) (*node.RPCJobResult, error) {
-	var r *node.RPCJobResult
-	if err := nc.call(ctx, &r, "getJobResult", id); err != nil {
-		return nil, err
-	}
-	if r == nil {
+	r, err := node.Quern.GetJobResult.Call(ctx, nc, id)
+	if err == nil && r == nil {
 		return nil, &nodeError{msg: fmt.Sprintf("no result for job %s", id.Hex())}
 	}
-	return r, nil
-}
-
-func (nc *nodeClient) NodeInfo(ctx context.Context) (*node.RPCNodeInfo, error) {
-	var info node.RPCNodeInfo
-	if err := nc.call(ctx, &info, "nodeInfo"); err != nil {
-		return nil, err
-	}
-	return &info, nil
-}
-
-// Syncing returns nil when the node is not syncing.
-func (nc *nodeClient) Syncing(ctx context.Context) (*node.RPCSyncing, error) {
-	var raw json.RawMessage
-	if err := nc.call(ctx, &raw, "syncing"); err != nil {
-		return nil, err
-	}
-	if s := strings.TrimSpace(string(raw)); s == "false" || s == "null" || s == "" {
-		return nil, nil
-	}
-	var st node.RPCSyncing
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, fmt.Errorf("node at %s: bad quern_syncing answer: %v", nc.url, err)
-	}
-	return &st, nil
-}
-
-func (nc *nodeClient) MinerRewards(ctx context.Context, addr common.Address) (*node.RPCRewards, error) {
-	var r node.RPCRewards
-	if err := nc.call(ctx, &r, "minerRewards", addr); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return r, err
 }
 
 // JobBaseFee is the least fee a job of the given work (MACs) taking bytes
 // of block space (program plus result) may pay now.
 func (nc *nodeClient) JobBaseFee(ctx context.Context, work, bytes uint64) (*uint256.Int, error) {
-	var w jsonWei
-	if err := nc.call(ctx, &w, "jobBaseFee", work, bytes); err != nil {
+	return weiAnswer(node.Quern.JobBaseFee.Call(ctx, nc, work, &bytes))
+}
+
+// weiAnswer reads a wei amount the node answered (a decimal string).
+func weiAnswer(s string, err error) (*uint256.Int, error) {
+	if err != nil {
 		return nil, err
 	}
-	return w.Int, nil
+	return parseWei(s)
 }

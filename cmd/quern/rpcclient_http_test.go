@@ -34,7 +34,7 @@ func TestExplainHTTPRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = nc.BlockNumber(context.Background())
+		_, err = node.Quern.BlockNumber.Call(context.Background(), nc)
 		nc.Close()
 		srv.Close()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

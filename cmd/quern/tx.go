@@ -57,12 +57,9 @@ func showTxStatus(c *cli.Context) error {
 
 // TxStatus asks where a transaction stands (quern_getTransactionStatus).
 func (nc *nodeClient) TxStatus(ctx context.Context, h common.Hash) (*node.RPCTxStatus, error) {
-	var st *node.RPCTxStatus
-	if err := nc.call(ctx, &st, "getTransactionStatus", h); err != nil {
-		return nil, err
-	}
-	if st == nil {
+	st, err := node.Quern.GetTransactionStatus.Call(ctx, nc, h)
+	if err == nil && st == nil {
 		return nil, fmt.Errorf("node at %s answered no status", nc.url)
 	}
-	return st, nil
+	return st, err
 }

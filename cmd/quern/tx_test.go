@@ -14,19 +14,8 @@ import (
 
 // quern tx status against a real, non-mining dev node: txs stay in its pool.
 func TestTxStatus(t *testing.T) {
-	cfg := node.DefaultConfig()
-	cfg.DataDir, cfg.Dev = t.TempDir(), true
-	cfg.RPCAddr, cfg.P2PListen = "127.0.0.1:0", []string{"/ip4/127.0.0.1/tcp/0"}
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		n.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	url := n.RPCEndpoint()
+	n := startDevNode(t, devNodeOpts{})
+	url := n.url
 
 	p := n.Chain().Params()
 	sign := func(nonce uint64, fee *uint256.Int) *types.Tx {
@@ -56,6 +45,11 @@ func TestTxStatus(t *testing.T) {
 		if code != 0 || stdout != tc.want+"\n" || !strings.Contains(stderr, tc.detail) {
 			t.Errorf("tx status %s: exit %d, stdout %q, stderr %q; want %q and %q", tc.hash, code, stdout, stderr, tc.want, tc.detail)
 		}
+	}
+	var st node.RPCTxStatus
+	jsonOf(t, &st, "tx", "status", "--json", "--rpc", url, replaced.Hash().Hex())
+	if st.Hash != replaced.Hash() || st.Status != "dropped" || st.Reason != "replaced: by "+queued.Hash().Hex() || st.DroppedAt == 0 {
+		t.Errorf("tx status --json: %+v", st)
 	}
 	_, stderr, code := quern(t, "tx", "status", "--rpc", url, "0x12")
 	wantError(t, stderr, code, "64 hex digits")

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quern-chain/quern/chain/types"
+	"github.com/quern-chain/quern/node"
 )
 
 var (
@@ -122,7 +123,7 @@ func walletRewards(c *cli.Context) error {
 		return err
 	}
 	defer nc.Close()
-	r, err := nc.MinerRewards(c.Context, addr)
+	r, err := node.Quern.MinerRewards.Call(c.Context, nc, addr)
 	if err != nil {
 		return about(err, "rewards of %s", addr.Hex())
 	}
@@ -171,7 +172,7 @@ func walletSend(c *cli.Context) error {
 		return err
 	}
 	defer nc.Close()
-	info, err := nc.NodeInfo(c.Context)
+	info, err := node.Quern.NodeInfo.Call(c.Context, nc)
 	if err != nil {
 		return about(err, "node info")
 	}
@@ -230,7 +231,7 @@ func sendTx(c *cli.Context, nc *nodeClient, key *signer, from common.Address, tx
 	if err != nil {
 		return common.Hash{}, err
 	}
-	hash, err := nc.SendRawTransaction(c.Context, raw)
+	hash, err := node.Quern.SendRawTransaction.Call(c.Context, nc, raw)
 	if err != nil {
 		var ne *nodeError
 		if errors.As(err, &ne) {
