@@ -189,7 +189,8 @@ func (n *Node) register() {
 	n.RegisterLifecycle("chain", lifecycleFuncs{
 		start: func() error {
 			engine := meteredEngine{Engine: consensus.New(n.backend), m: n.metrics}
-			c, err := chain.Open(filepath.Join(n.dir, "chaindata"), n.genesis, engine, n.log.With("module", "chain"))
+			c, err := chain.OpenWith(filepath.Join(n.dir, "chaindata"), n.genesis, engine, n.log.With("module", "chain"),
+				chain.Options{Archive: n.cfg.GCMode == GCModeArchive, StateRetention: n.cfg.StateRetention})
 			if err != nil {
 				return err
 			}
@@ -215,6 +216,7 @@ func (n *Node) register() {
 				MDNS:        n.cfg.MDNS,
 				// A devnet advertises only this machine's addresses.
 				LocalAddrsOnly: n.cfg.Dev,
+				SnapSync:       n.cfg.SyncMode == SyncModeSnap,
 				Log:            n.log, // p2p adds module=p2p itself
 			}, meteredChain{Chain: n.chain, m: n.metrics}, n.pool)
 			if err != nil {
