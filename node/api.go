@@ -243,7 +243,8 @@ func (api *API) SendRawTransaction(raw hexutil.Bytes) (common.Hash, error) {
 	return tx.Hash(), nil
 }
 
-func jobStatus(s uint8) string {
+// JobStatus names a job status as the RPC writes it.
+func JobStatus(s uint8) string {
 	switch s {
 	case chain.JobPending:
 		return "pending"
@@ -262,7 +263,7 @@ func (api *API) GetJob(id common.Hash) (*RPCJob, error) {
 		return api.poolJob(id)
 	}
 	out := &RPCJob{
-		ID: j.ID, Owner: j.Owner, Status: jobStatus(j.Status), Fee: dec(j.Fee), Work: j.Work,
+		ID: j.ID, Owner: j.Owner, Status: JobStatus(j.Status), Fee: dec(j.Fee), Work: j.Work,
 		Rows: j.Rows, Cols: j.Cols, Submitted: j.Submitted, Expiry: j.Expiry, Kind: "matmul",
 	}
 	if j.Status == chain.JobDone {

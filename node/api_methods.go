@@ -36,6 +36,7 @@ type QuernMethods struct {
 	MinerRewards         Method1[common.Address, RPCRewards]
 	JobBaseFee           Method2[uint64, *uint64, string] // wei, decimal
 	JobLimits            Method0[RPCJobLimits]
+	GetProof             Method3[common.Address, *[]common.Hash, *BlockNumber, *RPCProof]
 }
 
 // Caller sends one JSON-RPC call: an *rpc.Client, or a client of its own
@@ -87,6 +88,19 @@ func (m Method2[A, B, R]) Call(ctx context.Context, c Caller, a A, b B) (R, erro
 
 func (Method2[A, B, R]) signature() ([]reflect.Type, reflect.Type) {
 	return []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[R]()
+}
+
+// Method3 is a method of params A, B and C answering an R.
+type Method3[A, B, C, R any] struct{ method }
+
+func (m Method3[A, B, C, R]) Call(ctx context.Context, c Caller, a A, b B, cc C) (R, error) {
+	var r R
+	err := c.CallContext(ctx, &r, m.name, a, b, cc)
+	return r, err
+}
+
+func (Method3[A, B, C, R]) signature() ([]reflect.Type, reflect.Type) {
+	return []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[R]()
 }
 
 // named fills in the name of every method field of ms: namespace_ and the

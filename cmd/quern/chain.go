@@ -27,6 +27,7 @@ var chainCommand = &cli.Command{
 			Action:    chainInfo,
 		},
 		chainBlockCommand,
+		chainProofCommand,
 	},
 }
 
