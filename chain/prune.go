@@ -182,3 +182,13 @@ func (c *Chain) ResultsPruned(h common.Hash) bool {
 	_ = c.view(func(txn *badger.Txn) (err error) { ok, err = has(txn, resultsPrunedKey(h)); return })
 	return ok
 }
+
+// PrunedResultHashes returns the hashes block h's results had before their
+// data was pruned (what its result root commits to), or nil if it was not.
+func (c *Chain) PrunedResultHashes(h common.Hash) []common.Hash {
+	var hs []common.Hash
+	if c.view(func(txn *badger.Txn) error { return readRLP(txn, resultsPrunedKey(h), &hs) }) != nil {
+		return nil
+	}
+	return hs
+}

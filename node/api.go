@@ -156,9 +156,21 @@ func (api *API) GetBlockByNumber(number BlockNumber) *RPCBlock {
 		}
 	}
 	t := c.TD(hash)
-	out := rpcBlock(b, hash, t)
+	out := api.rpcBlock(b, hash, t)
 	if t != nil { // a block is stored with its TD; not yet, it is not cached
 		api.blocks.Add(hash, out)
+	}
+	return out
+}
+
+// rpcBlock is rpcBlock with the result hashes of a block whose result
+// data was pruned (its results' own hashes changed with their data).
+func (api *API) rpcBlock(b *types.Block, hash common.Hash, t *uint256.Int) *RPCBlock {
+	out := rpcBlock(b, hash, t)
+	if hs := api.n.chain.PrunedResultHashes(hash); len(hs) == len(out.Results) {
+		for i := range out.Results {
+			out.Results[i].Hash = hs[i]
+		}
 	}
 	return out
 }

@@ -119,7 +119,7 @@ func (api *API) GetBlockByHash(hash common.Hash) *RPCBlock {
 		return nil
 	}
 	t := c.TD(hash)
-	out := rpcBlock(b, hash, t)
+	out := api.rpcBlock(b, hash, t)
 	if t != nil {
 		api.blocks.Add(hash, out)
 	}

@@ -103,12 +103,13 @@ func (ps *peerSet) clearSyncStrikes(p peer.ID) {
 	delete(ps.sync, p)
 }
 
-// claimsMore reports whether p's last status claims more work than td.
-func (ps *peerSet) claimsMore(p peer.ID, td *uint256.Int) bool {
+// claimsMore reports whether p's last status claims more work than td, and
+// to serve whole the blocks a node at head needs from it.
+func (ps *peerSet) claimsMore(p peer.ID, td *uint256.Int, head uint64) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	pi := ps.m[p]
-	return pi != nil && pi.status != nil && pi.status.TD.Cmp(td) > 0
+	return pi != nil && pi.status != nil && pi.status.TD.Cmp(td) > 0 && pi.status.serves(syncStart(head, pi.status))
 }
 
 // shouldAsk rate-limits gossip-triggered status requests to one per gap.
@@ -125,7 +126,10 @@ func (ps *peerSet) shouldAsk(p peer.ID, gap time.Duration) bool {
 
 // best is the peer with the highest total difficulty above td that is not
 // held back after a failed sync.
-func (ps *peerSet) best(td *uint256.Int) (peer.ID, *statusMsg) {
+func (ps *peerSet) best(td *uint256.Int) (peer.ID, *statusMsg) { return ps.bestWhere(td, nil) }
+
+// bestWhere is best among the peers whose status passes ok (nil: all).
+func (ps *peerSet) bestWhere(td *uint256.Int, ok func(*statusMsg) bool) (peer.ID, *statusMsg) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	var (
@@ -134,7 +138,7 @@ func (ps *peerSet) best(td *uint256.Int) (peer.ID, *statusMsg) {
 	)
 	for id, pi := range ps.m {
 		st := pi.status
-		if st == nil || st.TD.Cmp(td) <= 0 {
+		if st == nil || st.TD.Cmp(td) <= 0 || (ok != nil && !ok(st)) {
 			continue
 		}
 		if r := ps.sync[id]; r != nil && time.Now().Before(r.after) {

@@ -28,6 +28,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/quern-chain/quern/chain"
 	"github.com/quern-chain/quern/chain/types"
 )
 
@@ -45,6 +46,19 @@ type Chain interface {
 	InsertBlock(b *types.Block) error
 	Params() *types.Params // the genesis params: the wire's byte caps derive from them
 }
+
+// PartialChain is what a chain that may not serve every block whole tells
+// its peers; *chain.Chain has it. A Chain without it serves every block.
+type PartialChain interface {
+	// OldestFullBlock is the lowest block number served whole: below it
+	// there are headers only (a snap sync) or stripped result data.
+	OldestFullBlock() uint64
+	// ResultsPruned reports whether block h lost its result data: its body
+	// no longer matches its header, so it is not served.
+	ResultsPruned(h common.Hash) bool
+}
+
+var _ PartialChain = (*chain.Chain)(nil)
 
 // TxPool takes transactions heard from peers.
 type TxPool interface {
@@ -106,7 +120,8 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	chain Chain
-	snap  SnapChain // chain, when it serves snap sync; else nil
+	snap  SnapChain    // chain, when it serves snap sync; else nil
+	part  PartialChain // chain, when it may not serve every block whole; else nil
 	pool  TxPool
 	key   crypto.PrivKey
 	id    peer.ID
@@ -148,6 +163,8 @@ type Service struct {
 	snapFailures   int           // failed snap sessions in a row; syncLoop's own
 	snapOff        atomic.Bool   // they turned snap sync off for this run
 	snapPivotDone  atomic.Uint64 // the pivot of the last snap sync that finished; 0: none
+	unservedFrom   uint64        // the block no peer served when last logged; syncLoop's own
+	unservedAt     time.Time     // when it was logged
 }
 
 // New prepares a service: it loads (or creates) the identity and checks the
@@ -163,6 +180,7 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 		cfg.Log = slog.Default()
 	}
 	snap, _ := c.(SnapChain)
+	part, _ := c.(PartialChain)
 	if cfg.SnapSync && snap == nil {
 		return nil, errors.New("p2p: snap sync needs a chain that serves it (SnapChain)")
 	}
@@ -206,6 +224,7 @@ func New(cfg Config, c Chain, pool TxPool) (*Service, error) {
 		log:             cfg.Log.With("module", "p2p"),
 		chain:           c,
 		snap:            snap,
+		part:            part,
 		pool:            pool,
 		key:             key,
 		id:              id,

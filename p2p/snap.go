@@ -462,14 +462,19 @@ func (s *Service) fetchSnapJobTxs(ctx context.Context, p peer.ID, ids []common.H
 }
 
 // snapPivot reports whether a sync towards target should be a snap sync,
-// and at which pivot.
-func (s *Service) snapPivot(target *statusMsg) (uint64, bool) {
-	if !s.cfg.SnapSync || s.snap == nil || s.snapOff.Load() || target.Number <= snapPivotDepth {
+// and at which pivot: target's head − snapPivotDepth, or the first block it
+// serves whole if that is higher (the pivot block comes over sync/1).
+// unserved: no peer serves the range sync our next block, so snap even when
+// we are not snapMinGap behind, or after snap failures turned it off (a full
+// sync has no peer to fall back to; a few lying sessions must not leave us
+// with none).
+func (s *Service) snapPivot(target *statusMsg, unserved bool) (uint64, bool) {
+	if !s.cfg.SnapSync || s.snap == nil || (s.snapOff.Load() && !unserved) || target.Number <= snapPivotDepth {
 		return 0, false
 	}
 	head := s.chain.CurrentBlock().Number()
-	pivot := target.Number - snapPivotDepth
-	if pivot <= head || (head != 0 && target.Number-head <= snapMinGap) {
+	pivot := max(target.Number-snapPivotDepth, target.OldestFull)
+	if pivot <= head || pivot > target.Number || (!unserved && head != 0 && target.Number-head <= snapMinGap) {
 		return 0, false
 	}
 	return pivot, true
@@ -495,8 +500,8 @@ func (s *Service) snapCapable(ctx context.Context, p peer.ID) bool {
 
 // trySnap runs a snap session with p when one is wanted and reports
 // whether it did; the caller runs the range sync when it did not.
-func (s *Service) trySnap(p peer.ID, target *statusMsg) bool {
-	pivot, ok := s.snapPivot(target)
+func (s *Service) trySnap(p peer.ID, target *statusMsg, unserved bool) bool {
+	pivot, ok := s.snapPivot(target, unserved)
 	if !ok {
 		return false
 	}
@@ -765,7 +770,7 @@ func (s *Service) snapRepivot(ctx context.Context, p peer.ID, top *types.Header,
 	if st == nil || st.Number < top.Number+snapPivotDepth+1 {
 		return nil, nil, fmt.Errorf("trie nodes at pivot %d from %s: %w (and its head did not move on)", top.Number, p, errSnapNoData)
 	}
-	pivot := st.Number - snapPivotDepth
+	pivot := max(st.Number-snapPivotDepth, st.OldestFull)
 	s.log.Info("Snap sync moves its pivot up", "peer", p, "from", top.Number, "to", pivot)
 	sp.pivot = pivot
 	nt, err := s.snapHeaders(ctx, p, top, pivot, advance, sp)

@@ -379,14 +379,27 @@ func TestSnapPivotChoice(t *testing.T) {
 		{100, 229, 165, true},
 	} {
 		c.head = &types.Block{Header: &types.Header{Number: tc.head}}
-		pivot, ok := s.snapPivot(&statusMsg{Number: tc.peer})
+		pivot, ok := s.snapPivot(&statusMsg{Number: tc.peer}, false)
 		if ok != tc.ok || pivot != tc.pivot {
 			t.Errorf("head %d, peer %d: pivot %d %v, want %d %v", tc.head, tc.peer, pivot, ok, tc.pivot, tc.ok)
 		}
 	}
 	s.snapOff.Store(true)
-	if _, ok := s.snapPivot(&statusMsg{Number: 1000}); ok {
+	if _, ok := s.snapPivot(&statusMsg{Number: 1000}, false); ok {
 		t.Error("snap chosen after falling back to full sync")
+	}
+	// When no peer serves the range sync, snap runs anyway: close to the
+	// head, after falling back, and up to the first block the peer serves whole.
+	c.head = &types.Block{Header: &types.Header{Number: 100}}
+	if pivot, ok := s.snapPivot(&statusMsg{Number: 200, OldestFull: 150}, true); !ok || pivot != 150 {
+		t.Errorf("unserved: pivot %d %v, want 150 true", pivot, ok)
+	}
+	if _, ok := s.snapPivot(&statusMsg{Number: 200, OldestFull: 201}, true); ok {
+		t.Error("a pivot above the peer's head")
+	}
+	s.snapOff.Store(false)
+	if pivot, ok := s.snapPivot(&statusMsg{Number: 1000, OldestFull: 990}, false); !ok || pivot != 990 {
+		t.Errorf("pivot %d %v, want the first block the peer serves whole, 990", pivot, ok)
 	}
 	if _, err := New(cfg, newFakeChain(g), newFakePool()); err == nil {
 		t.Error("SnapSync accepted on a chain that cannot snap")

@@ -13,7 +13,13 @@ import (
 
 func (s *Service) localStatus() *statusMsg {
 	head := s.chain.CurrentBlock()
-	return &statusMsg{Genesis: s.chain.Genesis().Hash(), Number: head.Number(), Head: head.Hash(), TD: s.currentTD()}
+	st := &statusMsg{Genesis: s.chain.Genesis().Hash(), Number: head.Number(), Head: head.Hash(), TD: s.currentTD()}
+	// Read after the head: a snap sync stores its pivot before it moves
+	// the head, so a head past the pivot never goes out with oldest 0.
+	if s.part != nil {
+		st.OldestFull = s.part.OldestFullBlock()
+	}
+	return st
 }
 
 // currentTD is the chain's total difficulty, never nil.

@@ -21,10 +21,18 @@ var (
 	errPeerReorg   = errors.New("peer's chain changed during sync")
 	errSyncStalled = errors.New("sync stalled: no new block in time")
 	errLocalImport = errors.New("local import failure") // not the peer's fault
+	// errNotServed: the peer does not serve the blocks we need whole (it
+	// started from a snap sync, or pruned their result data); not a lie.
+	errNotServed = errors.New("peer does not serve the blocks we need")
 )
 
+// unservedLogInterval spaces the warning that no peer serves our next block.
+const unservedLogInterval = time.Minute
+
 // handleSync serves one range request: up to min(Count, 64) canonical blocks
-// from FromNumber, fewer if the byte cap is reached or our chain ends.
+// from FromNumber, fewer if the byte cap is reached, our chain ends, or we
+// reach a block we do not hold whole (no body below a snap pivot, or result
+// data pruned): the peer would reject it, and blame us.
 func (s *Service) handleSync(st network.Stream) {
 	if !s.enter() {
 		st.Reset()
@@ -62,6 +70,9 @@ func (s *Service) handleSync(st network.Stream) {
 		// A reorg while we serve may swap the canonical chain: stop at the seam
 		// rather than send blocks that do not link.
 		if b == nil || (prev != nil && b.ParentHash() != prev.Hash()) {
+			break
+		}
+		if s.part != nil && s.part.ResultsPruned(b.Hash()) {
 			break
 		}
 		enc, err := rlp.EncodeToBytes(b)
@@ -133,7 +144,10 @@ func (f *firstByteReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// syncLoop runs one sync at a time, always from the heaviest peer we know.
+// syncLoop runs one sync at a time: a snap sync from the heaviest peer we
+// know when one is wanted, else a range sync from the heaviest that serves
+// the blocks we need whole. When none does, it snap syncs if it may, else it
+// says so and waits for the next status.
 func (s *Service) syncLoop() {
 	for {
 		select {
@@ -142,20 +156,48 @@ func (s *Service) syncLoop() {
 		case <-s.syncReq:
 		}
 		for s.ctx.Err() == nil {
-			p, st := s.peers.best(s.currentTD())
+			td := s.currentTD()
+			p, st := s.peers.best(td)
 			if st == nil {
 				break
 			}
-			if s.trySnap(p, st) {
+			if s.trySnap(p, st, false) {
 				continue
 			}
-			imported, err := s.syncFrom(s.ctx, p, st)
+			head := s.chain.CurrentBlock().Number()
+			rp, rst := s.peers.bestWhere(td, func(st *statusMsg) bool { return st.serves(syncStart(head, st)) })
+			if rst == nil {
+				if s.trySnap(p, st, true) {
+					continue
+				}
+				s.logUnserved(head+1, p, st)
+				break
+			}
+			imported, err := s.syncFrom(s.ctx, rp, rst)
 			if s.ctx.Err() != nil {
 				return
 			}
-			s.judgeSync(p, imported, err)
+			s.judgeSync(rp, imported, err)
 		}
 	}
+}
+
+// syncStart is the first block a range sync towards target asks for.
+func syncStart(head uint64, target *statusMsg) uint64 { return min(head, target.Number) + 1 }
+
+// logUnserved warns, once a minute per block, that no peer heavier than us
+// serves block from whole, and what to do about it.
+func (s *Service) logUnserved(from uint64, best peer.ID, st *statusMsg) {
+	if from == s.unservedFrom && time.Since(s.unservedAt) < unservedLogInterval {
+		return
+	}
+	s.unservedFrom, s.unservedAt = from, time.Now()
+	hint := "start with --sync.mode snap or connect an archive node"
+	if s.cfg.SnapSync {
+		hint = "snap sync is not possible from them (see above); connect an archive node"
+	}
+	s.log.Warn(fmt.Sprintf("No peer serves blocks from %d: every peer started from a snap sync or pruned its result data; %s", from, hint),
+		"best", best, "bestHead", st.Number, "bestServesFrom", st.OldestFull)
 }
 
 // judgeSync weighs a finished session with p. A session that imported no
@@ -167,6 +209,10 @@ func (s *Service) judgeSync(p peer.ID, imported int, err error) {
 	case imported > 0 && (err == nil || errors.Is(err, errPeerReorg)):
 		s.peers.clearSyncStrikes(p) // a reorg: it is heavier still, go on at once
 		return
+	case imported == 0 && errors.Is(err, errNotServed):
+		s.log.Info("Sync peer does not serve the blocks we need; trying others", "peer", p, "err", err)
+		s.peers.holdSync(p, s.cfg.syncFailCooldown)
+		return
 	case imported > 0 || errors.Is(err, errLocalImport):
 		s.log.Warn("Sync failed", "peer", p, "imported", imported, "err", err)
 		s.peers.clearSyncStrikes(p)
@@ -177,7 +223,7 @@ func (s *Service) judgeSync(p peer.ID, imported int, err error) {
 	if err == nil {
 		err = errors.New("it served no block we lacked")
 	}
-	if strikes < maxSyncStrikes || !s.peers.claimsMore(p, s.currentTD()) {
+	if strikes < maxSyncStrikes || !s.peers.claimsMore(p, s.currentTD(), s.chain.CurrentBlock().Number()) {
 		s.log.Warn("Sync failed", "peer", p, "strikes", strikes, "err", err)
 		return
 	}
@@ -212,8 +258,13 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) (i
 	s.log.Info("Sync started", "peer", p, "from", head.Number(), "target", target.Number, "targetHash", target.Head)
 
 	// Find the common ancestor: try right above our head, then step back
-	// exponentially. One-block probes keep the search cheap.
-	from := min(head.Number(), target.Number) + 1
+	// exponentially, never below the first block p serves whole. One-block
+	// probes keep the search cheap.
+	floor := max(target.OldestFull, 1)
+	from := syncStart(head.Number(), target)
+	if from < floor {
+		return 0, fmt.Errorf("%w: it serves blocks from %d, we need %d", errNotServed, floor, from)
+	}
 	count, step := uint64(maxSyncBlocks), uint64(1)
 	var batch []*types.Block
 	for {
@@ -225,7 +276,13 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) (i
 			batch = blocks
 			break
 		}
+		if from <= floor && floor > 1 {
+			return 0, fmt.Errorf("%w: its chain from block %d does not build on ours", errNotServed, floor)
+		}
 		if from <= 1 {
+			if len(blocks) == 0 && s.servesNoLonger(ctx, p, 1) {
+				return 0, fmt.Errorf("%w: block 1 (its status changed)", errNotServed)
+			}
 			// Even block 1 does not build on our genesis, or it has none.
 			s.rep.ban(p, banDuration)
 			s.host.Network().ClosePeer(p)
@@ -234,7 +291,7 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) (i
 			}
 			return 0, fmt.Errorf("%w (its block 1 is not a child of our genesis)", errNoAncestor)
 		}
-		from -= min(step, from-1)
+		from -= min(step, from-floor)
 		step *= 2
 		count = 1
 	}
@@ -268,6 +325,16 @@ func (s *Service) syncFrom(ctx context.Context, p peer.ID, target *statusMsg) (i
 	}
 	progress.done()
 	return imported, nil
+}
+
+// servesNoLonger asks p for its status again and reports whether it now
+// says it does not serve block n whole (it snap synced, or pruned since).
+func (s *Service) servesNoLonger(ctx context.Context, p peer.ID, n uint64) bool {
+	if s.requestStatus(ctx, p) != nil {
+		return false
+	}
+	st := s.peers.status(p)
+	return st != nil && !st.serves(n)
 }
 
 // importBlock inserts a block p served and reports whether we lacked it.

@@ -3,8 +3,10 @@ package p2p
 // Wire format (docs/protocol.md §10). Every stream message is a frame,
 // uvarint(len) ‖ RLP payload.
 //
-//	status/1: the dialer writes its [genesis, headNumber, headHash, td] and
-//	          closes its write side; the listener answers with its own.
+//	status/1: the dialer writes its [genesis, headNumber, headHash, td,
+//	          oldestFull?] and closes its write side; the listener answers
+//	          with its own. oldestFull, the lowest block the node serves whole
+//	          over sync/1, is left out when 0 (the 4-field form of older nodes).
 //	sync/1:   the client writes [fromNumber, count]; the server answers with
 //	          up to min(count, 64) frames of canonical RLP blocks numbered
 //	          fromNumber, fromNumber+1, ... (fewer past ~48 MiB, at least one)
@@ -91,7 +93,17 @@ type statusMsg struct {
 	Number  uint64
 	Head    common.Hash
 	TD      *uint256.Int
+	// OldestFull is the lowest block number the node serves whole over
+	// sync/1 (its snap pivot, or head − resultRetention): below it a full
+	// sync must use another peer. Optional, so a status without it (an
+	// older node, or one that serves every block) decodes as 0; and 0 is not
+	// encoded, so older nodes still decode the status of one that serves
+	// every block.
+	OldestFull uint64 `rlp:"optional"`
 }
+
+// serves reports whether the peer that sent st serves block n whole.
+func (st *statusMsg) serves(n uint64) bool { return n >= st.OldestFull }
 
 func decodeStatus(b []byte) (*statusMsg, error) {
 	var m statusMsg

@@ -5,7 +5,8 @@
 #      restricted to AVX-512 VNNI (ONEDNN_MAX_CPU_ISA), the ISA our kernels use;
 #   2. our Go benchmarks: the theoretical peak, every backend plain and noised
 #      beside gonum's float64 Dgemm on the same shapes, the reuse attack,
-#      consensus BenchmarkSeal and chain BenchmarkInsert;
+#      consensus BenchmarkSeal and chain BenchmarkInsert; p2p BenchmarkSyncStart
+#      (issue 11: a fresh node to the head of a 10,000-block chain, full vs snap);
 #   3. a summary table built from the output of steps 1 and 2.
 #
 # The GEMM comparison (anchors and BenchmarkCompare) runs ROUNDS times,
@@ -19,7 +20,7 @@
 # REUSE_N (regexp of reuse sizes, default 256|512|1024), BENCHTIME (1s;
 # the 17-GMAC shape always runs -benchtime 2x: go test's untimed first run
 # warms the buffer pools and the heap, then two timed runs, as oneDNN's are),
-# ROUNDS (3).
+# ROUNDS (3), SKIP_SYNCSTART=1 (the sync start benchmark takes a few minutes).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,6 +81,13 @@ section "Go: reuse attack and degenerate self-job at the devnet's κ = r, n ∈ 
 gobench reuse -bench "^(BenchmarkReuse|BenchmarkDegenerate)\$/^n=($REUSE_N)\$" -benchtime "$BENCHTIME" -timeout 30m ./compute
 section "Go: seal (mine vs verify) and chain import"
 gobench chain -bench '^(BenchmarkSeal|BenchmarkInsert)$' -benchtime "$BENCHTIME" -timeout 30m ./consensus ./chain
+: >"$OUT/syncstart.txt"
+if [ "${SKIP_SYNCSTART:-0}" != 1 ]; then
+    section "Go: sync start, a fresh node to the head of a 10,000-block chain, full vs snap (-benchtime 1x)"
+    gobench syncstart -bench '^BenchmarkSyncStart$' -benchtime 1x -timeout 30m ./p2p
+    awk '/^BenchmarkSyncStart\/mode=/ { for (i = 3; i < NF; i++) if ($(i+1) == "s-to-head") { m = $1; sub(/.*mode=/, "", m); sub(/-[0-9]+$/, "", m); s[m] = $i } }
+        END { if (s["full"] > 0 && s["snap"] > 0) printf "full %.2f s, snap %.2f s: full/snap %.1fx (target >= 10x)\n", s["full"], s["snap"], s["full"] / s["snap"] }' "$OUT/syncstart.txt"
+fi
 
 # The summary reads go test's lines ("BenchmarkX/a/b-2  N  T ns/op  V unit …")
 # and run.sh's ("library MxNxK GMAC/s").
@@ -115,6 +123,7 @@ function over(sh, b, v) { return (g[sh, b, "plain"] == "" || g[sh, b, v] + 0 == 
     } else if (p[1] == "BenchmarkAMXBody") { amxbody = amxbody " " sprintf("%.0f", metric("GMAC/s/core"))
     } else if (p[1] == "BenchmarkSeal") { seal[p[2]] = $3 }
     else if (p[1] == "BenchmarkInsert" && n == 3) { imp = imp sprintf(" %s/%s %s", p[2], p[3], metric("blocks/s")) }
+    else if (p[1] == "BenchmarkSyncStart" && n == 2) { m = p[2]; sub(/^mode=/, "", m); sst[m] = metric("s-to-head"); sbl[m] = metric("blocks-imported") }
     next
 }
 $1 ~ /^(vnni:)?dnnl_/ && NF == 3 { k = ($1 ~ /^vnni:/) ? "v" : "a"; if ($3 + 0 > dn[k, $2] + 0) { dn[k, $2] = $3; dni[k, $2] = $1 } }
@@ -165,10 +174,11 @@ END {
     print ""
     if ("mine-512" in seal) printf "seal: mine a 512³ synthetic product %.1f ms, verify one tile %.3f ms (mine/verify %.0f×)\n", seal["mine-512"] / 1e6, seal["verify-tile"] / 1e6, seal["mine-512"] / seal["verify-tile"]
     if (imp != "") print "chain import, blocks/s (fake seals; syncwrites=on is what a node runs):" imp
+    if (sst["full"] + 0 > 0 && sst["snap"] + 0 > 0) printf "sync start to head, 10,000 blocks (fake seals): full %.2f s (%d blocks imported), snap %.2f s (%d), full/snap %.1fx (target >= 10x)\n", sst["full"], sbl["full"], sst["snap"], sbl["snap"], sst["full"] / sst["snap"]
 }'
 
 section "summary (every number from this run)"
-cat "$OUT"/peak.txt "$OUT"/amxbody-*.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/anchor-*.txt |
+cat "$OUT"/peak.txt "$OUT"/amxbody-*.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/syncstart.txt "$OUT"/anchor-*.txt |
     awk "$SUMMARY_AWK"
 echo
 echo "raw logs: $OUT"
