@@ -69,6 +69,9 @@ type Options struct {
 	// StateRetention is the blocks of state kept behind the head, and the
 	// deepest fork accepted; 0 means DefaultStateRetention.
 	StateRetention uint64
+	// NodeCache is the bytes of trie nodes kept in memory: 0 means
+	// DefaultNodeCacheBytes, a negative value none.
+	NodeCache int
 }
 
 // Open opens the chain in dir, writing g's genesis block on first use. A
@@ -108,7 +111,7 @@ func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, opt
 	gblock, gstate := g.ToBlock()
 	c := &Chain{
 		db: db, params: &params, genesis: gblock, engine: engine, log: log, now: time.Now,
-		store: newNodeStore(db), retention: opts.StateRetention, archive: opts.Archive,
+		store: newNodeStore(db, nodeCacheBytes(opts.NodeCache)), retention: opts.StateRetention, archive: opts.Archive,
 		headers: newLRU[common.Hash, *types.Header](headerCacheSize),
 		blocks:  newLRU[common.Hash, *types.Block](blockCacheSize),
 		states:  newLRU[common.Hash, *State](stateCacheSize),
@@ -219,13 +222,28 @@ func (c *Chain) writeGenesisState(st *State) error {
 			return err
 		}
 	}
-	return wb.Flush()
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	c.store.added(st.journal.Born, mem)
+	return nil
+}
+
+func nodeCacheBytes(n int) int {
+	switch {
+	case n == 0:
+		return DefaultNodeCacheBytes
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // Close closes the database. The chain must not be used afterwards.
 func (c *Chain) Close() error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
+	defer c.store.close()
 	return c.db.Close()
 }
 

@@ -40,6 +40,9 @@ func StoredNodes(c *Chain) map[common.Hash]bool {
 	return out
 }
 
+// NodeCached reports whether node h is in c's node cache.
+func NodeCached(c *Chain, h common.Hash) bool { return c.store.cache != nil && c.store.cache.Has(h[:]) }
+
 // ReachableNodes walks st's whole trie and adds the hash of every node it
 // reads (embedded nodes have none) to into; a missing node is an error.
 func ReachableNodes(st *State, into map[common.Hash]bool) error {
@@ -83,6 +86,11 @@ func SetSchemaVersion(c *Chain, v uint64) error {
 // the caller: benchmarks compare both; Open always syncs.
 func OpenWithSyncWrites(dir string, g *Genesis, engine consensus.Engine, syncWrites bool) (*Chain, error) {
 	return open(dir, g, engine, nil, Options{}, syncWrites)
+}
+
+// OpenWithOptionsSync is OpenWith with the choice of fsync.
+func OpenWithOptionsSync(dir string, g *Genesis, engine consensus.Engine, opts Options, syncWrites bool) (*Chain, error) {
+	return open(dir, g, engine, nil, opts, syncWrites)
 }
 
 // SyncWrites reports whether c's store fsyncs every commit.

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
@@ -29,6 +30,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	}
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
+	start := time.Now()
 
 	hash := b.Hash()
 	if c.HasBlock(hash) {
@@ -105,32 +107,13 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	if err != nil {
 		return fmt.Errorf("store block %d %s: %w", b.Number(), hash.TerminalString(), err)
 	}
+	c.store.added(st.journal.Born, *st.mem.Load())
 	st.stored()
 	c.headers.add(hash, b.Header)
 	c.cacheBlock(b)
 	c.states.add(hash, st)
-	if newHead {
-		pruned, nodes, err := c.pruneStates(stateCutoff(b.Number(), c.retention))
-		if err != nil {
-			// The block is in; the pruning is retried at the next head.
-			c.log.Warn("pruning old states failed", "head", b.Number(), "err", err)
-		}
-		for _, h := range pruned {
-			c.states.remove(h)
-		}
-		if len(pruned) > 0 {
-			c.log.Debug("pruned states", "blocks", len(pruned), "nodes", nodes)
-		}
-		stripped, err := c.pruneResults(b.Number())
-		if err != nil {
-			c.log.Warn("pruning old result data failed", "head", b.Number(), "err", err)
-		}
-		for _, h := range stripped {
-			c.blocks.remove(h)
-		}
-	}
 	if !newHead {
-		c.log.Debug("imported side block", "number", b.Number(), "hash", hash, "td", td)
+		c.log.Debug("imported side block", "number", b.Number(), "hash", hash, "td", td, "elapsed", time.Since(start))
 		return nil
 	}
 	c.mu.Lock()
@@ -140,10 +123,36 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		c.log.Info("chain reorganised", "oldHead", oldHead.Number(), "oldHash", oldHead.Hash(),
 			"newHead", b.Number(), "newHash", hash, "dropped", dropped, "added", added)
 	} else {
-		c.log.Debug("imported block", "number", b.Number(), "hash", hash, "txs", len(b.Txs), "results", len(b.Results), "td", td)
+		c.log.Debug("imported block", "number", b.Number(), "hash", hash, "txs", len(b.Txs), "results", len(b.Results), "td", td,
+			"nodes", len(st.journal.Born), "elapsed", time.Since(start))
 	}
 	c.notifyHead(b)
+	// The new head is announced first: pruning is bookkeeping behind the
+	// window, and the next block waits for it (insertMu), not this one.
+	c.prune(b.Number())
 	return nil
+}
+
+// prune removes the states and result data that fell out of their windows
+// with head at number head. A failure is retried at the next head.
+func (c *Chain) prune(head uint64) {
+	pruned, nodes, err := c.pruneStates(stateCutoff(head, c.retention))
+	if err != nil {
+		c.log.Warn("pruning old states failed", "head", head, "err", err)
+	}
+	for _, h := range pruned {
+		c.states.remove(h)
+	}
+	if len(pruned) > 0 {
+		c.log.Debug("pruned states", "blocks", len(pruned), "nodes", nodes)
+	}
+	stripped, err := c.pruneResults(head)
+	if err != nil {
+		c.log.Warn("pruning old result data failed", "head", head, "err", err)
+	}
+	for _, h := range stripped {
+		c.blocks.remove(h)
+	}
 }
 
 // validate runs every rule on b (a child of parent) and returns its state

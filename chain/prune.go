@@ -53,7 +53,10 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 	if c.archive {
 		return nil, 0, nil
 	}
+	var gone []common.Hash
 	err = c.db.Update(func(txn *badger.Txn) error {
+		gone = gone[:0] // a retried transaction starts over
+		blocks = blocks[:0]
 		type entry struct {
 			n       uint64
 			h       common.Hash
@@ -100,18 +103,19 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 			if err != nil {
 				return fmt.Errorf("prune state %d %s: %w", e.n, e.h, err)
 			}
+			gone = append(gone, deleted...)
 			if err := txn.Delete(stateIndexKey(e.n, e.h)); err != nil {
 				return err
 			}
 			blocks = append(blocks, e.h)
-			nodes += deleted
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return blocks, nodes, nil
+	c.store.deleted(gone)
+	return blocks, len(gone), nil
 }
 
 // resultPruneBatch bounds the blocks one pass strips of result data.

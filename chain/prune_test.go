@@ -49,6 +49,11 @@ func TestStatePruning(t *testing.T) {
 				t.Fatalf("%s: node %s of a kept state missing", stage, k)
 			}
 		}
+		for k := range loose {
+			if !stored[k] && chain.NodeCached(h.c, k) {
+				t.Fatalf("%s: pruned node %s still in the node cache", stage, k)
+			}
+		}
 		extra := 0
 		for k := range stored {
 			if !loose[k] {

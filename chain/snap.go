@@ -34,7 +34,7 @@ import (
 // StateNode returns the state trie node with hash h (the Keccak256 of the
 // returned bytes), for a peer's snap sync. Nodes of pruned states are gone.
 func (c *Chain) StateNode(h common.Hash) ([]byte, bool) {
-	blob, err := c.store.node(h, -1)
+	blob, err := c.store.node(h, false)
 	return blob, err == nil && blob != nil
 }
 
@@ -438,7 +438,7 @@ func (d snapDB) Has(key []byte) (bool, error) {
 	if len(key) != common.HashLength {
 		return false, nil
 	}
-	blob, err := d.c.store.node(common.BytesToHash(key), -1)
+	blob, err := d.c.store.node(common.BytesToHash(key), false)
 	return blob != nil, err
 }
 
@@ -446,7 +446,7 @@ func (d snapDB) Get(key []byte) ([]byte, error) {
 	if len(key) != common.HashLength {
 		return nil, errNotFound
 	}
-	blob, err := d.c.store.node(common.BytesToHash(key), -1)
+	blob, err := d.c.store.node(common.BytesToHash(key), false)
 	if blob == nil && err == nil {
 		err = errNotFound
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -197,7 +199,7 @@ func (s *State) NodeReader(common.Hash) (database.NodeReader, error) { return s,
 
 // Node implements database.NodeReader: the state's own new nodes first,
 // then the store.
-func (s *State) Node(_ common.Hash, path []byte, hash common.Hash) ([]byte, error) {
+func (s *State) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) {
 	if m := s.mem.Load(); m != nil {
 		if blob, ok := (*m)[hash]; ok {
 			return blob, nil
@@ -206,7 +208,7 @@ func (s *State) Node(_ common.Hash, path []byte, hash common.Hash) ([]byte, erro
 	if s.store == nil {
 		return nil, nil
 	}
-	return s.store.node(hash, len(path))
+	return s.store.node(hash, true)
 }
 
 // openTrie opens the state's committed trie.
@@ -552,28 +554,53 @@ type stateJournal struct {
 	Dead []common.Hash
 }
 
-// newJournal reads a commit's node set, adding its new nodes to mem.
+// newJournal reads a commit's node set, adding its new nodes to mem. The
+// replaced nodes' hashes, one Keccak each, are computed on every core for
+// a large set. The journal's order carries no meaning.
 func newJournal(set *trienode.NodeSet, mem map[common.Hash][]byte) *stateJournal {
 	j := new(stateJournal)
 	if set == nil {
 		return j
 	}
-	set.ForEachWithOrder(func(path string, n *trienode.Node) {
-		var prev common.Hash
-		if origin := set.Origins[path]; len(origin) != 0 {
-			prev = crypto.Keccak256Hash(origin)
+	type change struct {
+		n    *trienode.Node
+		orig []byte
+		prev common.Hash
+	}
+	changes := make([]change, 0, len(set.Nodes))
+	for path, n := range set.Nodes {
+		changes = append(changes, change{n: n, orig: set.Origins[path]})
+	}
+	hashOrigins := func(cs []change) {
+		for i := range cs {
+			if len(cs[i].orig) != 0 {
+				cs[i].prev = crypto.Keccak256Hash(cs[i].orig)
+			}
 		}
-		if !n.IsDeleted() && n.Hash == prev {
-			return // rewritten unchanged
+	}
+	if workers := min(runtime.GOMAXPROCS(0), len(changes)/parallelReadMin); workers < 2 {
+		hashOrigins(changes)
+	} else {
+		var wg sync.WaitGroup
+		per := (len(changes) + workers - 1) / workers
+		for lo := 0; lo < len(changes); lo += per {
+			part := changes[lo:min(lo+per, len(changes))]
+			wg.Go(func() { hashOrigins(part) })
 		}
-		if prev != (common.Hash{}) {
-			j.Dead = append(j.Dead, prev)
+		wg.Wait()
+	}
+	for _, c := range changes {
+		if !c.n.IsDeleted() && c.n.Hash == c.prev {
+			continue // rewritten unchanged
 		}
-		if !n.IsDeleted() {
-			j.Born = append(j.Born, n.Hash)
-			mem[n.Hash] = n.Blob
+		if c.prev != (common.Hash{}) {
+			j.Dead = append(j.Dead, c.prev)
 		}
-	})
+		if !c.n.IsDeleted() {
+			j.Born = append(j.Born, c.n.Hash)
+			mem[c.n.Hash] = c.n.Blob
+		}
+	}
 	return j
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // openDB opens the badger store with small, chain-sized options. Large
@@ -30,6 +31,7 @@ func openDB(dir string, log *slog.Logger, syncWrites bool) (*badger.DB, error) {
 		WithNumMemtables(2).
 		WithNumCompactors(2).
 		WithBlockCacheSize(16 << 20).
+		WithCompression(options.None).
 		WithValueThreshold(1 << 10).
 		WithValueLogFileSize(256 << 20)
 	db, err := badger.Open(opts)

@@ -4,7 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
+	"github.com/VictoriaMetrics/fastcache"
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -19,31 +23,36 @@ import (
 // descends from. A node is deleted when its count reaches zero, so a node a
 // kept state still reads is never touched (docs/protocol.md §8).
 
-// The node cache holds the trie's top levels, which every access reads:
-// nodes at depth ≤ nodeCacheDepth nibbles (at most 1+16+…+16^4 = 69905).
-// Deeper nodes, mostly leaves, are each read rarely: caching them would
-// only evict the top.
-const (
-	nodeCacheDepth = 4
-	nodeCacheSize  = 1 << 17
-)
+// The node cache holds trie nodes by hash, off the Go heap (fastcache, as
+// geth's clean cache): every node a block commits and every node read from
+// badger goes in, oldest out first. A block's trie walk then reads badger
+// only for nodes no recent block touched. Pruning deletes the nodes it
+// removes from the store, so the cache holds a subset of what is stored;
+// the snap sync's "is it stored?" and its serving read badger itself.
+const DefaultNodeCacheBytes = 256 << 20
 
-// nodeStore reads trie nodes from badger through a cache. Nodes are
+// nodeStore reads trie nodes from badger through the cache. Nodes are
 // content-addressed, so a cached blob is never stale.
 type nodeStore struct {
 	db    *badger.DB
-	cache *lru[common.Hash, []byte]
+	cache *fastcache.Cache // nil: no cache
 }
 
-func newNodeStore(db *badger.DB) *nodeStore {
-	return &nodeStore{db: db, cache: newLRU[common.Hash, []byte](nodeCacheSize)}
+func newNodeStore(db *badger.DB, cacheBytes int) *nodeStore {
+	ns := &nodeStore{db: db}
+	if cacheBytes > 0 {
+		ns.cache = fastcache.New(cacheBytes)
+	}
+	return ns
 }
 
-// node returns the node with hash h at trie depth depth (nibbles; -1:
-// unknown), or nil if it is not stored.
-func (ns *nodeStore) node(h common.Hash, depth int) ([]byte, error) {
-	if blob, ok := ns.cache.get(h); ok {
-		return blob, nil
+// node returns the node with hash h, or nil if it is not stored. cached
+// false reads badger alone (for a question about what is stored).
+func (ns *nodeStore) node(h common.Hash, cached bool) ([]byte, error) {
+	if cached && ns.cache != nil {
+		if blob, ok := ns.cache.HasGet(nil, h[:]); ok {
+			return blob, nil
+		}
 	}
 	var blob []byte
 	err := ns.db.View(func(txn *badger.Txn) (err error) {
@@ -53,10 +62,40 @@ func (ns *nodeStore) node(h common.Hash, depth int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trie node %s: %w", h, err)
 	}
-	if blob != nil && depth >= 0 && depth <= nodeCacheDepth {
-		ns.cache.add(h, blob)
+	if cached && blob != nil && ns.cache != nil {
+		ns.cache.Set(h[:], blob)
 	}
 	return blob, nil
+}
+
+// added caches the nodes a committed transaction stored (those of born
+// whose bytes are in blobs).
+func (ns *nodeStore) added(born []common.Hash, blobs map[common.Hash][]byte) {
+	if ns.cache == nil {
+		return
+	}
+	for _, h := range born {
+		if blob, ok := blobs[h]; ok {
+			ns.cache.Set(h[:], blob)
+		}
+	}
+}
+
+// deleted forgets nodes a committed transaction removed from the store.
+func (ns *nodeStore) deleted(hs []common.Hash) {
+	if ns.cache == nil {
+		return
+	}
+	for _, h := range hs {
+		ns.cache.Del(h[:])
+	}
+}
+
+// close releases the cache's memory for reuse.
+func (ns *nodeStore) close() {
+	if ns.cache != nil {
+		ns.cache.Reset()
+	}
 }
 
 // readNode returns node h's reference count and bytes (0, nil: not stored).
@@ -83,18 +122,19 @@ func nodeRecord(n uint64, blob []byte) []byte {
 // writeNodes adds one reference to each hash in born, writing the node
 // (from blobs) when it is new.
 func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byte) error {
-	for _, h := range born {
-		n, blob, err := readNode(txn, h)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+	refs, err := readRefs(txn, born)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		blob := r.blob
+		if r.n == 0 {
 			var ok bool
-			if blob, ok = blobs[h]; !ok {
-				return fmt.Errorf("trie node %s: born without its bytes", h)
+			if blob, ok = blobs[r.h]; !ok {
+				return fmt.Errorf("trie node %s: born without its bytes", r.h)
 			}
 		}
-		if err := txn.Set(trieNodeKey(h), nodeRecord(n+1, blob)); err != nil {
+		if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n+r.k, blob)); err != nil {
 			return err
 		}
 	}
@@ -102,31 +142,92 @@ func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byt
 }
 
 // releaseNodes drops one reference from each hash, deleting a node whose
-// count reaches zero. It returns how many nodes it deleted.
-func releaseNodes(txn *badger.Txn, hs []common.Hash) (int, error) {
-	deleted := 0
-	for _, h := range hs {
-		n, blob, err := readNode(txn, h)
-		if err != nil {
-			return deleted, err
-		}
-		switch n {
-		case 0:
+// count reaches zero. It returns the nodes it deleted.
+func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
+	refs, err := readRefs(txn, hs)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []common.Hash
+	for _, r := range refs {
+		switch {
+		case r.n == 0:
 			// Not stored (a bug, or a node an interrupted sync never got):
 			// nothing to release.
 			continue
-		case 1:
-			if err := txn.Delete(trieNodeKey(h)); err != nil {
+		case r.n <= r.k:
+			if err := txn.Delete(trieNodeKey(r.h)); err != nil {
 				return deleted, err
 			}
-			deleted++
+			deleted = append(deleted, r.h)
 		default:
-			if err := txn.Set(trieNodeKey(h), nodeRecord(n-1, blob)); err != nil {
+			if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n-r.k, r.blob)); err != nil {
 				return deleted, err
 			}
 		}
 	}
 	return deleted, nil
+}
+
+// nodeRef is a node's stored count n and bytes, and k, how many times the
+// caller's list names it.
+type nodeRef struct {
+	h    common.Hash
+	n, k uint64
+	blob []byte
+}
+
+// parallelReadMin is the list length from which readRefs reads on every
+// core: a block's commit names thousands of nodes, and each read is a
+// badger lookup that mostly finds nothing (a new node).
+const parallelReadMin = 256
+
+// readRefs reads the stored record of each distinct hash in hs, in the
+// order of first mention. The reads share txn and run in parallel, none
+// concurrent with a write to it (badger allows concurrent Gets).
+func readRefs(txn *badger.Txn, hs []common.Hash) ([]nodeRef, error) {
+	at := make(map[common.Hash]int, len(hs))
+	refs := make([]nodeRef, 0, len(hs))
+	for _, h := range hs {
+		if i, ok := at[h]; ok {
+			refs[i].k++
+			continue
+		}
+		at[h] = len(refs)
+		refs = append(refs, nodeRef{h: h, k: 1})
+	}
+	read := func(r *nodeRef) (err error) {
+		r.n, r.blob, err = readNode(txn, r.h)
+		return err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(refs)/(parallelReadMin/2))
+	if workers < 2 {
+		for i := range refs {
+			if err := read(&refs[i]); err != nil {
+				return nil, err
+			}
+		}
+		return refs, nil
+	}
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		first atomic.Pointer[error]
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(refs)) && first.Load() == nil; i = next.Add(1) - 1 {
+				if err := read(&refs[i]); err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return nil, *e
+	}
+	return refs, nil
 }
 
 // writeStateRecord stores block h's (number n) state journal under the

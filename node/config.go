@@ -55,6 +55,7 @@ type Config struct {
 	// StateRetention blocks behind the head, GCModeArchive every block's.
 	GCMode         string
 	StateRetention uint64 // --state.retention: blocks of state kept in full mode
+	TrieCacheMiB   uint64 // --cache.trie: MiB of trie nodes cached in memory
 	// SyncMode is --sync.mode: SyncModeFull replays every block, SyncModeSnap
 	// fetches a recent state from peers first.
 	SyncMode string

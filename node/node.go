@@ -190,7 +190,8 @@ func (n *Node) register() {
 		start: func() error {
 			engine := meteredEngine{Engine: consensus.New(n.backend), m: n.metrics}
 			c, err := chain.OpenWith(filepath.Join(n.dir, "chaindata"), n.genesis, engine, n.log.With("module", "chain"),
-				chain.Options{Archive: n.cfg.GCMode == GCModeArchive, StateRetention: n.cfg.StateRetention})
+				chain.Options{Archive: n.cfg.GCMode == GCModeArchive, StateRetention: n.cfg.StateRetention,
+					NodeCache: trieCacheBytes(n.cfg.TrieCacheMiB)})
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,9 @@ const (
 	GCModeArchive = "archive" // keep every block's state
 
 	DefaultStateRetention = 256
-	MinStateRetention     = 16 // a reorg deeper than this cannot be undone from kept state
+	// DefaultTrieCacheMiB is --cache.trie's default (chain.DefaultNodeCacheBytes).
+	DefaultTrieCacheMiB = 256
+	MinStateRetention   = 16 // a reorg deeper than this cannot be undone from kept state
 
 	SyncModeFull = "full" // replay every block from genesis
 	SyncModeSnap = "snap" // fetch a recent state from peers, then replay from it
@@ -79,6 +81,9 @@ var Settings = []Setting{
 	{Flag: "state.retention", Key: "state.retention", Example: "1024",
 		Usage: fmt.Sprintf("`BLOCKS` of state kept behind the head with --gcmode full (at least %d)", MinStateRetention),
 		value: field[uint64]{ptr: func(c *Config) *uint64 { return &c.StateRetention }, def: DefaultStateRetention, valid: checkStateRetention}},
+	{Flag: "cache.trie", Key: "cache.trie", Example: "1024",
+		Usage: "`MiB` of state trie nodes kept in memory (0: none); a block's trie walk reads the disk only for nodes not in it",
+		value: field[uint64]{ptr: func(c *Config) *uint64 { return &c.TrieCacheMiB }, def: DefaultTrieCacheMiB, valid: checkTrieCache}},
 	{Flag: "sync.mode", Key: "sync.mode", Example: SyncModeSnap,
 		Usage: "how the node catches up with its peers: full (replay every block) or snap (fetch a recent state, then replay from it)",
 		value: field[string]{ptr: func(c *Config) *string { return &c.SyncMode }, def: SyncModeFull,
@@ -257,6 +262,24 @@ func checkStateRetention(n uint64) error {
 		return fmt.Errorf("--state.retention %d is below the minimum of %d blocks: pass %d or more (or --gcmode archive to keep every state)", n, MinStateRetention, MinStateRetention)
 	}
 	return nil
+}
+
+// maxTrieCacheMiB bounds --cache.trie (1 TiB): a typo, not a machine.
+const maxTrieCacheMiB = 1 << 20
+
+func checkTrieCache(n uint64) error {
+	if n > maxTrieCacheMiB {
+		return fmt.Errorf("--cache.trie %d MiB is over the limit of %d MiB", n, maxTrieCacheMiB)
+	}
+	return nil
+}
+
+// trieCacheBytes is --cache.trie as chain.Options.NodeCache (0: none).
+func trieCacheBytes(mib uint64) int {
+	if mib == 0 {
+		return -1
+	}
+	return int(mib << 20)
 }
 
 func checkMinerAddress(a string) error {

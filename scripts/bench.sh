@@ -5,7 +5,8 @@
 #      restricted to AVX-512 VNNI (ONEDNN_MAX_CPU_ISA), the ISA our kernels use;
 #   2. our Go benchmarks: the theoretical peak, every backend plain and noised
 #      beside gonum's float64 Dgemm on the same shapes, the reuse attack,
-#      consensus BenchmarkSeal and chain BenchmarkInsert; p2p BenchmarkSyncStart
+#      consensus BenchmarkSeal and chain BenchmarkInsert; chain BenchmarkStateScale
+#      (issue 11: trie vs flat snapshot at 10^3..10^6 accounts); p2p BenchmarkSyncStart
 #      (issue 11: a fresh node to the head of a 10,000-block chain, full vs snap);
 #   3. a summary table built from the output of steps 1 and 2.
 #
@@ -20,7 +21,9 @@
 # REUSE_N (regexp of reuse sizes, default 256|512|1024), BENCHTIME (1s;
 # the 17-GMAC shape always runs -benchtime 2x: go test's untimed first run
 # warms the buffer pools and the heap, then two timed runs, as oneDNN's are),
-# ROUNDS (3), SKIP_SYNCSTART=1 (the sync start benchmark takes a few minutes).
+# ROUNDS (3), SKIP_SYNCSTART=1 (the sync start benchmark takes a few minutes),
+# SKIP_SCALE=1 (the state scale benchmark: some 10 minutes; QUERN_SCALE_MAX
+# caps its accounts).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -81,6 +84,11 @@ section "Go: reuse attack and degenerate self-job at the devnet's κ = r, n ∈ 
 gobench reuse -bench "^(BenchmarkReuse|BenchmarkDegenerate)\$/^n=($REUSE_N)\$" -benchtime "$BENCHTIME" -timeout 30m ./compute
 section "Go: seal (mine vs verify) and chain import"
 gobench chain -bench '^(BenchmarkSeal|BenchmarkInsert)$' -benchtime "$BENCHTIME" -timeout 30m ./consensus ./chain
+: >"$OUT/scale.txt"
+if [ "${SKIP_SCALE:-0}" != 1 ]; then
+    section "Go: state at scale, 1,000-transfer blocks into 10^3/10^5/10^6 accounts, trie (new) vs flat snapshot (old), -benchtime 1x"
+    gobench scale -bench '^BenchmarkStateScale$' -benchtime 1x -timeout 60m ./chain
+fi
 : >"$OUT/syncstart.txt"
 if [ "${SKIP_SYNCSTART:-0}" != 1 ]; then
     section "Go: sync start, a fresh node to the head of a 10,000-block chain, full vs snap (-benchtime 1x)"
@@ -124,6 +132,9 @@ function over(sh, b, v) { return (g[sh, b, "plain"] == "" || g[sh, b, v] + 0 == 
     } else if (p[1] == "BenchmarkSeal") { seal[p[2]] = $3 }
     else if (p[1] == "BenchmarkInsert" && n == 3) { imp = imp sprintf(" %s/%s %s", p[2], p[3], metric("blocks/s")) }
     else if (p[1] == "BenchmarkSyncStart" && n == 2) { m = p[2]; sub(/^mode=/, "", m); sst[m] = metric("s-to-head"); sbl[m] = metric("blocks-imported") }
+    else if (p[1] == "BenchmarkStateScale" && n == 3) { a = p[2]; sub(/^accounts=/, "", a); if (!(a in sc)) { sc[a] = 1; scn[++nsc] = a }
+        scm[a, p[3]] = metric("ms/block"); scd[a, p[3]] = metric("MiB-on-disk")
+        if (p[3] == "trie") { scp[a] = metric("ms/block-pooled"); scr[a] = metric("ms/block-pruning") } }
     next
 }
 $1 ~ /^(vnni:)?dnnl_/ && NF == 3 { k = ($1 ~ /^vnni:/) ? "v" : "a"; if ($3 + 0 > dn[k, $2] + 0) { dn[k, $2] = $3; dni[k, $2] = $1 } }
@@ -174,11 +185,20 @@ END {
     print ""
     if ("mine-512" in seal) printf "seal: mine a 512³ synthetic product %.1f ms, verify one tile %.3f ms (mine/verify %.0f×)\n", seal["mine-512"] / 1e6, seal["verify-tile"] / 1e6, seal["mine-512"] / seal["verify-tile"]
     if (imp != "") print "chain import, blocks/s (fake seals; syncwrites=on is what a node runs):" imp
+    if (nsc > 0) {
+        print "state at scale (issue 11): import of a block of 1,000 transfers, ms/block; trie = the whole InsertBlock with fsync"
+        print "  (cold: no sender seen before; pooled: senders known from the pool; pruning: blocks that also pruned),"
+        print "  flat = the old flat snapshot, state work alone (copy, sort, encode, hash, write); ratio = flat / trie cold"
+        printf "  %-10s %10s %10s %10s %10s %8s | %9s %9s\n", "accounts", "trie cold", "pooled", "pruning", "flat", "ratio", "trie MiB", "flat MiB"
+        for (i = 1; i <= nsc; i++) { a = scn[i]
+            printf "  %-10s %10s %10s %10s %10s %8s | %9s %9s\n", a, fmt(scm[a, "trie"]), fmt(scp[a]), fmt(scr[a]), fmt(scm[a, "flat"]), ratio(scm[a, "flat"], scm[a, "trie"]), fmt(scd[a, "trie"]), fmt(scd[a, "flat"]) }
+        print "  targets at 10^6 accounts: trie >= 100x faster than flat, and under 100 ms"
+    }
     if (sst["full"] + 0 > 0 && sst["snap"] + 0 > 0) printf "sync start to head, 10,000 blocks (fake seals): full %.2f s (%d blocks imported), snap %.2f s (%d), full/snap %.1fx (target >= 10x)\n", sst["full"], sbl["full"], sst["snap"], sbl["snap"], sst["full"] / sst["snap"]
 }'
 
 section "summary (every number from this run)"
-cat "$OUT"/peak.txt "$OUT"/amxbody-*.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/syncstart.txt "$OUT"/anchor-*.txt |
+cat "$OUT"/peak.txt "$OUT"/amxbody-*.txt "$OUT"/compare-*.txt "$OUT"/reuse.txt "$OUT"/chain.txt "$OUT"/scale.txt "$OUT"/syncstart.txt "$OUT"/anchor-*.txt |
     awk "$SUMMARY_AWK"
 echo
 echo "raw logs: $OUT"

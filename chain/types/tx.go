@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 )
@@ -106,6 +107,12 @@ func (tx *Tx) Sender() (common.Address, error) {
 	if c := tx.sender.Load(); c != nil && c.signingHash == h && bytes.Equal(c.sig[:], tx.Sig) {
 		return c.from, nil
 	}
+	key := senderKey{signingHash: h}
+	copy(key.sig[:], tx.Sig)
+	if from, ok := recovered.Get(key); ok {
+		tx.sender.Store(&senderCache{signingHash: h, sig: key.sig, from: from})
+		return from, nil
+	}
 	r, s, v := new(uint256.Int).SetBytes(tx.Sig[:32]), new(uint256.Int).SetBytes(tx.Sig[32:64]), tx.Sig[64]
 	if !crypto.ValidateSignatureValues(v, r.ToBig(), s.ToBig(), true) {
 		return common.Address{}, ErrInvalidSig
@@ -114,11 +121,31 @@ func (tx *Tx) Sender() (common.Address, error) {
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %v", ErrInvalidSig, err)
 	}
-	c := &senderCache{signingHash: h, from: crypto.PubkeyToAddress(*pub)}
-	copy(c.sig[:], tx.Sig)
+	c := &senderCache{signingHash: h, sig: key.sig, from: crypto.PubkeyToAddress(*pub)}
 	tx.sender.Store(c)
+	recovered.Add(key, c.from)
 	return c.from, nil
 }
+
+// recovered remembers, process-wide, the senders recovered lately by what
+// they were recovered from: a tx checked when it entered the pool and met
+// again in a block, decoded afresh from the wire, is recovered once (as
+// geth's sender cacher). The key is the signing hash and the signature, so
+// an entry answers only for the very signature it was recovered from.
+var recovered = lru.NewCache[senderKey, common.Address](recoveredSenders)
+
+// recoveredSenders bounds recovered: some 64 blocks of 1,000 transfers, or
+// the whole txpool, at about 150 bytes each.
+const recoveredSenders = 1 << 16
+
+type senderKey struct {
+	signingHash common.Hash
+	sig         [crypto.SignatureLength]byte
+}
+
+// ForgetRecoveredSenders empties the process-wide sender cache, so that
+// what follows recovers every signature: for benchmarks of a cold import.
+func ForgetRecoveredSenders() { recovered.Purge() }
 
 // Cost is the most the sender's balance must cover: Value + Fee.
 func (tx *Tx) Cost() *uint256.Int {

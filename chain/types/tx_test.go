@@ -118,3 +118,39 @@ func BenchmarkSender(b *testing.B) {
 		}
 	})
 }
+
+// A sender recovered once is known to every later copy of the same signed
+// tx (a pool tx met again in a block decoded from the wire), and only to a
+// copy with the very same signature.
+func TestRecoveredSendersShared(t *testing.T) {
+	ForgetRecoveredSenders()
+	k1 := testKey(t, 1)
+	tx := signedTestTx(t, k1)
+	key := senderKey{signingHash: tx.SigningHash()}
+	copy(key.sig[:], tx.Sig)
+	if recovered.Contains(key) {
+		t.Fatal("cache not empty after ForgetRecoveredSenders")
+	}
+	if _, err := tx.Sender(); err != nil {
+		t.Fatal(err)
+	}
+	if !recovered.Contains(key) {
+		t.Fatal("a recovered sender is not shared")
+	}
+	enc, _ := rlp.EncodeToBytes(tx)
+	var dec Tx
+	if err := rlp.DecodeBytes(enc, &dec); err != nil {
+		t.Fatal(err)
+	}
+	if from, err := dec.Sender(); err != nil || from != crypto.PubkeyToAddress(k1.PublicKey) {
+		t.Fatalf("decoded copy: %s, %v", from, err)
+	}
+	// The same tx with its recovery id flipped recovers another key (or
+	// none): the cache must not answer for it.
+	m := &Tx{ChainID: dec.ChainID, Nonce: dec.Nonce, To: dec.To, Value: dec.Value, Fee: dec.Fee,
+		Sig: append([]byte(nil), dec.Sig...)}
+	m.Sig[64] ^= 1
+	if from, err := m.Sender(); err == nil && from == crypto.PubkeyToAddress(k1.PublicKey) {
+		t.Fatal("a changed signature was answered from the cache")
+	}
+}
