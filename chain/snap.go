@@ -1,11 +1,11 @@
 package chain
 
 import (
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
-	mrand "math/rand/v2"
 	"slices"
 	"sync"
 
@@ -27,9 +27,11 @@ import (
 // headers by the header rules and their links, trie nodes by their hash from
 // the pivot's state root down (go-ethereum's trie.Sync schedules them), job
 // transactions by their hash (a job's id) and checkpoints by their root.
-// Seals below the pivot are not checked (docs/security.md): the blocks after
-// the pivot are imported in full, and forging them costs real work at the
-// difficulty the forged headers claim.
+// A sample of the seals below the pivot is recomputed (1 in snapSealSample
+// and the last of each run), synthetic and job work alike: a job-work seal
+// with its block, job tx and (sometimes) training start state fetched from
+// peers and bound to the header (VerifySnapSeal, docs/security.md). The
+// blocks after the pivot are imported in full.
 
 // StateNode returns the state trie node with hash h (the Keccak256 of the
 // returned bytes), for a peer's snap sync. Nodes of pruned states are gone.
@@ -70,10 +72,31 @@ func (c *Chain) OldestFullBlock() uint64 {
 	return oldest
 }
 
-// snapSealSample is one in how many synthetic-work headers of a snap run
-// have their seal checked, chosen by local randomness the peer cannot
-// predict (the last of each run always is).
+// snapSealSample is one in how many headers of a snap run have their seal
+// checked (the last of each run always is). Which ones is keyed by
+// snapSampleKey, drawn from crypto/rand when the process starts: a peer
+// cannot predict it, and the choice of a header is the same on every call
+// in this process, so a run whose job-work seals need pieces fetched can be
+// offered again with them.
 const snapSealSample = 16
+
+var snapSampleKey = func() (k [32]byte) {
+	if _, err := crand.Read(k[:]); err != nil {
+		panic(fmt.Sprintf("snap sync: sample key: %v", err))
+	}
+	return k
+}()
+
+// snapSampled reports whether h, the last of its run when last is set, has
+// its seal checked.
+func snapSampled(h *types.Header, last bool) bool {
+	if last {
+		return true
+	}
+	hash := h.Hash()
+	k := crypto.Keccak256(snapSampleKey[:], hash[:])
+	return binary.BigEndian.Uint64(k)%snapSealSample == 0
+}
 
 // overlayHeaders reads headers of a batch before they are stored.
 type overlayHeaders struct {
@@ -88,13 +111,240 @@ func (o overlayHeaders) GetHeader(h common.Hash) *types.Header {
 	return o.c.GetHeader(h)
 }
 
+// SnapSealsWanted is InsertSnapHeaders' answer when sampled headers have job
+// work: their seals need pieces (SnapSealPieces) from peers. It is not a rule
+// error; nothing was stored. Offer the run again with the pieces.
+type SnapSealsWanted struct {
+	Headers []*types.Header
+}
+
+func (e *SnapSealsWanted) Error() string {
+	return fmt.Sprintf("snap sync: %d sampled job-work seals need their blocks checked (first: header %d)", len(e.Headers), e.Headers[0].Number)
+}
+
+// ErrSnapNotThisBlock: a block served for a sampled header is another block
+// (the server is on another chain, or reorganised): not proof of a lie.
+var ErrSnapNotThisBlock = errors.New("snap sync: the block served is not the sampled header's")
+
+// ErrSnapTrainStart marks a seal check that used a training start state a
+// peer supplied (SnapSealPieces.TrainStart): that state is not bound by the
+// header, so a failure may be the supplier's lie rather than the header's.
+var ErrSnapTrainStart = errors.New("snap sync: with the start state the peer supplied")
+
+// SnapSealPieces is what the seal check of a sampled job-work header needs
+// (docs/protocol.md §8b): its block, whose body the header's tx and result
+// roots bind; the job tx its seal names, bound by its hash (the job id); and,
+// for a training ticket in the first interval of a segment that does not
+// start at step 0, the job's checkpoint at the segment's start, which the
+// header does not bind (docs/security.md says why that is enough).
+type SnapSealPieces struct {
+	Block      *types.Block
+	JobTx      *types.Tx
+	TrainStart []byte
+
+	verified common.Hash // the header VerifySnapSeal passed it for
+}
+
+// snapTicketSegment finds the training segment of job id in body and the
+// interval of the segment that holds step; ok is false if there is none.
+func snapTicketSegment(p *types.Params, body *types.Body, id common.Hash, step uint32) (seg *types.TrainSegment, interval uint32, ok bool) {
+	for _, r := range body.Results {
+		if r.JobID == id && r.Train != nil {
+			seg = r.Train
+			break
+		}
+	}
+	if seg == nil || step < seg.FromStep || p.TrainCheckpointInterval == 0 {
+		return nil, 0, false
+	}
+	return seg, (step - seg.FromStep) / p.TrainCheckpointInterval, true
+}
+
+// SnapNeedsTrainStart reports whether the seal of h, whose block is b and
+// whose job is tx's, needs a start state from a peer (SnapTrainStart serves
+// it): a training ticket in interval 0 of a segment from a step above 0.
+func (c *Chain) SnapNeedsTrainStart(h *types.Header, b *types.Block, tx *types.Tx) bool {
+	if h.Seal.Work.IsSynthetic() || b == nil || tx == nil {
+		return false
+	}
+	prog, err := vm.Decode(tx.Program, JobLimits(c.params))
+	if err != nil || prog.Kind != vm.KindTrain {
+		return false
+	}
+	seg, i, ok := snapTicketSegment(c.params, b.Body(), h.Seal.Work.JobID, h.Seal.Work.Step)
+	return ok && i == 0 && seg.FromStep > 0
+}
+
+// snapWorkSource answers the engine's seal check from pieces a peer sent: the
+// job's program from its tx, and the start state of the ticket's interval 0.
+// Whether the job was pending at the parent is not known (no state below
+// the pivot); the work argument does not need it (docs/security.md).
+type snapWorkSource struct {
+	id    common.Hash
+	prog  *vm.Program
+	start []byte // encoded checkpoint the engine replays interval 0 from
+}
+
+func (ws *snapWorkSource) PendingJobProgram(id common.Hash) (*vm.Program, error) {
+	if id != ws.id {
+		return nil, fmt.Errorf("%w: job %s", consensus.ErrUnknownWork, id)
+	}
+	return ws.prog, nil
+}
+
+func (ws *snapWorkSource) PendingTrainCheckpoint(id common.Hash) ([]byte, error) {
+	if id != ws.id || ws.start == nil {
+		return nil, fmt.Errorf("%w: training job %s", consensus.ErrUnknownWork, id)
+	}
+	return ws.start, nil
+}
+
+// VerifySnapSeal checks the seal of a sampled job-work header h with the
+// pieces peers sent: the block must be h's (else ErrSnapNotThisBlock) with a
+// body h commits to (verifyBody), the job tx must hash to the seal's job,
+// and the engine's VerifySeal must pass on them. A piece that fails its
+// binding, or a seal that fails, is a rule error (the sender lied); a seal
+// failure that used a supplied training start state also wraps
+// ErrSnapTrainStart. On success the pieces are marked for InsertSnapHeaders.
+func (c *Chain) VerifySnapSeal(h *types.Header, pc *SnapSealPieces) error {
+	w := h.Seal.Work
+	if w.IsSynthetic() {
+		if err := c.engine.VerifySeal(c.params, h, nil, nil); err != nil {
+			return ruleErr(ErrBadSeal, err, "seal (sampled)")
+		}
+		return nil
+	}
+	if pc == nil || pc.Block == nil || pc.Block.Header == nil || pc.Block.Hash() != h.Hash() {
+		return fmt.Errorf("%w (header %d)", ErrSnapNotThisBlock, h.Number)
+	}
+	if err := verifyBody(c.params, pc.Block); err != nil {
+		return fmt.Errorf("snap sync: block %d body: %w", h.Number, err)
+	}
+	tx := pc.JobTx
+	if tx == nil || tx.Kind != types.TxJob || tx.Hash() != w.JobID {
+		return ruleErr(ErrBadJob, nil, "snap sync: header %d: not the job tx of %s", h.Number, w.JobID.TerminalString())
+	}
+	prog, err := vm.Decode(tx.Program, JobLimits(c.params))
+	if err != nil {
+		return ruleErr(ErrBadJob, err, "snap sync: header %d: job %s program", h.Number, w.JobID.TerminalString())
+	}
+	ws := &snapWorkSource{id: w.JobID, prog: prog}
+	supplied := false
+	if spec := prog.Train(); prog.Kind == vm.KindTrain && spec != nil {
+		body := pc.Block.Body()
+		seg, i, ok := snapTicketSegment(c.params, body, w.JobID, w.Step)
+		if ok {
+			switch {
+			case i == 0 && seg.FromStep == 0:
+				// The job's first checkpoint is its initial state: bound by its id.
+				ws.start, err = vm.InitState(spec, w.JobID).Encode()
+			case i == 0:
+				st, derr := vm.DecodeTrainState(pc.TrainStart, spec)
+				if pc.TrainStart == nil || derr != nil || st.Step != seg.FromStep {
+					return ruleErr(ErrBadSeal, errors.Join(ErrSnapTrainStart, derr),
+						"snap sync: header %d: start state of job %s at step %d", h.Number, w.JobID.TerminalString(), seg.FromStep)
+				}
+				ws.start, supplied = pc.TrainStart, true
+			default:
+				// The ticket's interval starts at a sample in the body; the
+				// checkpoint is only checked for its step.
+				st := vm.InitState(spec, w.JobID)
+				st.Step = seg.FromStep
+				ws.start, err = st.Encode()
+			}
+			if err != nil {
+				return fmt.Errorf("snap sync: header %d: encode start state: %w", h.Number, err)
+			}
+		}
+	}
+	if err := c.engine.VerifySeal(c.params, h, pc.Block.Body(), ws); err != nil {
+		if supplied {
+			err = errors.Join(ErrSnapTrainStart, err)
+		}
+		return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), ruleErr(ErrBadSeal, err, "seal (sampled, job work)"))
+	}
+	pc.verified = h.Hash()
+	return nil
+}
+
+// SnapTrainStart serves a peer's snap sync the state training job id's
+// segment in canonical block n starts from (the job's checkpoint at n's
+// parent): the initial state at step 0; else from the parent's state if it
+// is kept, else the end state of the job's latest segment below n, searched
+// back at most maxJobLifetime blocks to the block that submitted the job
+// (only blocks that carry results are read).
+func (c *Chain) SnapTrainStart(n uint64, id common.Hash) ([]byte, bool) {
+	if n < c.OldestFullBlock() {
+		return nil, false
+	}
+	b := c.GetBlockByNumber(n)
+	if b == nil {
+		return nil, false
+	}
+	var seg *types.TrainSegment
+	for _, r := range b.Results {
+		if r.JobID == id && r.Train != nil {
+			seg = r.Train
+		}
+	}
+	prog, _, err := c.DecodedJobProgram(id)
+	if seg == nil || err != nil || prog.Train() == nil {
+		return nil, false
+	}
+	if seg.FromStep == 0 {
+		state, err := vm.InitState(prog.Train(), id).Encode()
+		return state, err == nil
+	}
+	if st, err := c.StateAtBlock(b.ParentHash()); err == nil {
+		if j, ok := st.Job(id); ok && j.StepsDone == seg.FromStep {
+			if state, ok := c.JobCheckpoint(j.Checkpoint); ok {
+				return state, true
+			}
+		}
+	}
+	lowest := uint64(0)
+	if _, l, ok := c.GetTransaction(id); ok {
+		lowest = l.Number
+	}
+	if n > c.params.MaxJobLifetime+1 {
+		lowest = max(lowest, n-c.params.MaxJobLifetime-1)
+	}
+	empty := types.ResultRoot(nil)
+	for m := n - 1; m > lowest && m >= c.OldestFullBlock(); m-- {
+		hd := c.HeaderByNumber(m)
+		if hd == nil {
+			return nil, false
+		}
+		if hd.ResultRoot == empty {
+			continue
+		}
+		blk := c.GetBlockByNumber(m)
+		if blk == nil {
+			return nil, false
+		}
+		for _, r := range blk.Results {
+			if r.JobID == id && r.Train != nil && r.Train.ToStep == seg.FromStep && len(r.Train.Roots) > 0 {
+				if state, ok := c.JobCheckpoint(r.Train.Roots[len(r.Train.Roots)-1]); ok {
+					return state, true
+				}
+				return r.Train.EndState, len(r.Train.EndState) > 0
+			}
+		}
+	}
+	return nil, false
+}
+
 // InsertSnapHeaders stores a run of headers, each the child of the one
 // before it, the first a child of a stored header, after checking the header
-// rules (linkage, number, difficulty, time; not the seal: docs/security.md),
-// with their total difficulty. They become canonical only when a SnapState
-// built on one of them finishes; a full sync that replaces the snap sync
-// imports the same blocks over them.
-func (c *Chain) InsertSnapHeaders(hs []*types.Header) error {
+// rules (linkage, number, difficulty, time) and a sample of their seals,
+// with their total difficulty. A sampled header with synthetic work has its
+// seal recomputed from the header alone; one with job work needs its pieces
+// among seals (matched by their block's hash), checked by VerifySnapSeal
+// unless it already passed them; if any is missing, nothing is stored and the error is a
+// *SnapSealsWanted listing them all. The headers become canonical only when
+// a SnapState built on one of them finishes; a full sync that replaces the
+// snap sync imports the same blocks over them.
+func (c *Chain) InsertSnapHeaders(hs []*types.Header, seals ...*SnapSealPieces) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -106,6 +356,13 @@ func (c *Chain) InsertSnapHeaders(hs []*types.Header) error {
 	if td == nil {
 		return fmt.Errorf("header %d: parent's total difficulty missing", parent.Number)
 	}
+	pieces := make(map[common.Hash]*SnapSealPieces, len(seals))
+	for _, pc := range seals {
+		if pc != nil && pc.Block != nil && pc.Block.Header != nil {
+			pieces[pc.Block.Hash()] = pc
+		}
+	}
+	var wanted []*types.Header
 	o := overlayHeaders{c, make(map[common.Hash]*types.Header, len(hs))}
 	now := uint64(c.now().UnixMilli())
 	tds := make([]*uint256.Int, len(hs))
@@ -116,17 +373,27 @@ func (c *Chain) InsertSnapHeaders(hs []*types.Header) error {
 		if err := verifyHeader(c.params, o, parent, h, now); err != nil {
 			return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), err)
 		}
-		// A synthetic puzzle's seal needs nothing but the header: check a
-		// sample, so forged headers are caught before they pile up.
-		if h.Seal.Work.IsSynthetic() && (i == len(hs)-1 || mrand.IntN(snapSealSample) == 0) {
-			if err := c.engine.VerifySeal(c.params, h, nil, nil); err != nil {
-				return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), ruleErr(ErrBadSeal, err, "seal (sampled)"))
+		if snapSampled(h, i == len(hs)-1) {
+			if h.Seal.Work.IsSynthetic() {
+				// A synthetic puzzle's seal needs nothing but the header.
+				if err := c.engine.VerifySeal(c.params, h, nil, nil); err != nil {
+					return fmt.Errorf("header %d %s: %w", h.Number, h.Hash().TerminalString(), ruleErr(ErrBadSeal, err, "seal (sampled)"))
+				}
+			} else if pc := pieces[h.Hash()]; pc == nil {
+				wanted = append(wanted, h)
+			} else if pc.verified != h.Hash() {
+				if err := c.VerifySnapSeal(h, pc); err != nil {
+					return err
+				}
 			}
 		}
 		td = consensus.AddDifficulty(td, h.Difficulty)
 		tds[i] = td
 		o.batch[h.Hash()] = h
 		parent = h
+	}
+	if len(wanted) > 0 {
+		return &SnapSealsWanted{Headers: wanted}
 	}
 	err := c.db.Update(func(txn *badger.Txn) error {
 		for i, h := range hs {

@@ -24,6 +24,11 @@ package p2p
 //	kind 3 checkpoints: 1–16 roots. The training checkpoint states with these
 //	                    roots, each an RLP byte string, in request order,
 //	                    unknown ones skipped.
+//	kind 4 trainstart:  from = a block number, count = 0, one hash: a job id.
+//	                    At most one RLP byte string: the training state the
+//	                    job's segment in canonical block from starts from (its
+//	                    checkpoint at the block's parent); none if unknown.
+//	                    Asked only for the seal check of a sampled header.
 //
 // Caps: a header ≤ 1 KiB, a node ≤ 1 MiB, a job tx ≤ maxTxBytes, a
 // checkpoint ≤ maxBlockBytes (from the genesis params, §6a); an answer stops
@@ -37,8 +42,14 @@ package p2p
 // headers from our head to the pivot (InsertSnapHeaders); the pivot block
 // over sync/1; then the trie nodes, job txs and checkpoints the SnapState
 // still misses, until Finish makes the pivot our head and the range sync
-// takes over. A piece the chain refuses, or one we did not ask for, proves
-// the peer lies: it is banned. maxSnapFailures failed sessions in a row turn
+// takes over. Headers are checked in runs; a sampled header with job work
+// (chain.SnapSealsWanted) has its block fetched over sync/1 from a peer that
+// serves it whole (the snap peer first), its job tx (kind 2) from that peer
+// or any other, and for some training tickets its start state (kind 4), and
+// its seal is recomputed (chain.VerifySnapSeal) before the run is stored; if
+// no peer can serve them the session fails (errSnapUnverified) and nobody is
+// banned. A piece the chain refuses, or one we did not ask for, proves the
+// peer lies: it is banned. maxSnapFailures failed sessions in a row turn
 // snap off for this run: the node falls back to full sync.
 
 import (
@@ -68,7 +79,10 @@ type SnapChain interface {
 	StateNode(h common.Hash) ([]byte, bool)
 	GetTransaction(h common.Hash) (*types.Tx, *chain.TxLookup, bool)
 	JobCheckpoint(root common.Hash) ([]byte, bool)
-	InsertSnapHeaders(hs []*types.Header) error
+	InsertSnapHeaders(hs []*types.Header, seals ...*chain.SnapSealPieces) error
+	VerifySnapSeal(h *types.Header, pc *chain.SnapSealPieces) error
+	SnapNeedsTrainStart(h *types.Header, b *types.Block, tx *types.Tx) bool
+	SnapTrainStart(n uint64, jobID common.Hash) ([]byte, bool)
 	NewSnapState(pivot *types.Block) (*chain.SnapState, error)
 }
 
@@ -80,6 +94,7 @@ const (
 	snapNodes       uint8 = 1
 	snapJobTxs      uint8 = 2
 	snapCheckpoints uint8 = 3
+	snapTrainStart  uint8 = 4
 )
 
 const (
@@ -113,6 +128,9 @@ var (
 	errSnapFork    = errors.New("our head is not on the peer's chain")
 	errSnapNoData  = errors.New("peer served nothing we asked for")
 	errSnapRefused = errors.New("peer served a piece the chain refused")
+	// errSnapUnverified: no peer served what a sampled job-work seal's
+	// check needs; the run is not stored and nobody is to blame.
+	errSnapUnverified = errors.New("no peer serves the pieces a sampled seal's check needs")
 )
 
 // snapRequest is the one request of snap/1; which fields count depends on Kind.
@@ -140,17 +158,21 @@ func snapHashCap(k uint8) int {
 		return maxSnapJobTxs
 	case snapCheckpoints:
 		return maxSnapCheckpoints
+	case snapTrainStart:
+		return 1
 	}
 	return 0
 }
 
 func (r *snapRequest) check() error {
 	switch {
-	case r.Kind > snapCheckpoints:
+	case r.Kind > snapTrainStart:
 		return fmt.Errorf("unknown kind %d", r.Kind)
 	case r.Kind == snapHeaders && len(r.Hashes) != 0:
 		return errors.New("a headers request carries no hashes")
-	case r.Kind != snapHeaders && (r.From != 0 || r.Count != 0):
+	case r.Kind == snapTrainStart && r.Count != 0:
+		return errors.New("a trainstart request carries no count")
+	case r.Kind != snapHeaders && r.Kind != snapTrainStart && (r.From != 0 || r.Count != 0):
 		return errors.New("a request by hash carries no from or count")
 	case r.Kind != snapHeaders && len(r.Hashes) == 0:
 		return errors.New("no hashes")
@@ -285,6 +307,12 @@ func (s *Service) serveSnap(w io.Writer, req *snapRequest) error {
 			enc, _ = rlp.EncodeToBytes(tx)
 		case snapCheckpoints:
 			state, ok := s.snap.JobCheckpoint(h)
+			if !ok || len(state) > s.caps.block {
+				continue
+			}
+			enc, _ = rlp.EncodeToBytes(state)
+		case snapTrainStart:
+			state, ok := s.snap.SnapTrainStart(req.From, h)
 			if !ok || len(state) > s.caps.block {
 				continue
 			}
@@ -530,7 +558,14 @@ func (s *Service) judgeSnap(p peer.ID, progress int, err error) {
 		return
 	}
 	s.snapFailures++
-	if !errors.Is(err, errSnapRefused) { // a liar is banned already
+	switch {
+	case errors.Is(err, errSnapRefused): // a liar is banned already
+	case errors.Is(err, errSnapUnverified):
+		// Nobody to blame: the old blocks are not served whole. Counted as
+		// a failure, so that full sync takes over after maxSnapFailures.
+		s.log.Info("Snap sync: no peer serves the blocks its seal samples need", "peer", p, "err", err)
+		s.peers.holdSync(p, s.cfg.syncFailCooldown)
+	default:
 		s.judgeSync(p, progress, err)
 	}
 	if s.snapFailures >= maxSnapFailures {
@@ -727,7 +762,17 @@ func (s *Service) snapHeaders(ctx context.Context, p peer.ID, from *types.Header
 		case len(hs) == 1:
 			return nil, fmt.Errorf("headers from %s: %w (its chain ends at %d, below the pivot %d)", p, errSnapNoData, last.Number, pivot)
 		}
-		if err := s.snap.InsertSnapHeaders(hs[1:]); err != nil {
+		err = s.snap.InsertSnapHeaders(hs[1:])
+		var want *chain.SnapSealsWanted
+		if errors.As(err, &want) {
+			seals, serr := s.snapSealPieces(ctx, p, want.Headers)
+			if serr != nil {
+				return nil, serr
+			}
+			advance(len(seals))
+			err = s.snap.InsertSnapHeaders(hs[1:], seals...)
+		}
+		if err != nil {
 			if chain.IsRuleError(err) {
 				return nil, s.banLiar(p, "headers", err)
 			}
@@ -835,4 +880,152 @@ func (sp *snapProgress) done(pivot *types.Header, st *chain.SnapState) {
 	nodes, _ := st.Progress()
 	sp.s.log.Info("Snap sync finished", "peer", sp.peer, "pivot", pivot.Number, "hash", pivot.Hash(),
 		"stateRoot", pivot.StateRoot, "nodes", nodes, "elapsed", time.Since(sp.start).Round(time.Millisecond))
+}
+
+// servingWhole lists the peers whose status says they serve canonical block
+// n whole, first among them if it does.
+func (ps *peerSet) servingWhole(n uint64, first peer.ID) []peer.ID {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var out []peer.ID
+	for id, pi := range ps.m {
+		if st := pi.status; st != nil && st.Number >= n && st.serves(n) {
+			if id == first {
+				out = append([]peer.ID{id}, out...)
+			} else {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// connected lists the peers with a status, first among them first.
+func (ps *peerSet) connected(first peer.ID) []peer.ID {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	out := []peer.ID{first}
+	for id, pi := range ps.m {
+		if id != first && pi.status != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// snapSealPieces fetches and checks what the seals of the sampled job-work
+// headers hs (from p) need.
+func (s *Service) snapSealPieces(ctx context.Context, p peer.ID, hs []*types.Header) ([]*chain.SnapSealPieces, error) {
+	out := make([]*chain.SnapSealPieces, 0, len(hs))
+	for _, h := range hs {
+		pc, err := s.snapSealFor(ctx, p, h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pc)
+	}
+	return out, nil
+}
+
+// snapSealFor checks the seal of h, a header p sent, with its block from a
+// peer q that serves it whole, its job tx from q or any peer, and when
+// needed its start state from q. A body or job tx that fails its binding
+// bans its sender; a seal that fails on bound pieces bans q (it claims to
+// have imported the block) and p (it sent the header): the session fails.
+// A seal that fails on a start state q supplied bans q only, and the next
+// peer is tried. With no peer left: errSnapUnverified, nobody banned.
+func (s *Service) snapSealFor(ctx context.Context, p peer.ID, h *types.Header) (*chain.SnapSealPieces, error) {
+	id := h.Seal.Work.JobID
+	for _, q := range s.peers.servingWhole(h.Number, p) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.rep.isBanned(q) {
+			continue
+		}
+		blocks, err := s.fetchBlocks(ctx, q, h.Number, 1)
+		if err != nil {
+			s.blameResponse(q, err)
+			continue
+		}
+		if len(blocks) != 1 || blocks[0].Hash() != h.Hash() {
+			continue // another chain, or a reorg: not a lie
+		}
+		tx, err := s.snapJobTx(ctx, p, q, id)
+		if err != nil {
+			return nil, err
+		}
+		if tx == nil {
+			break // nobody has it: another q would not either
+		}
+		pc := &chain.SnapSealPieces{Block: blocks[0], JobTx: tx}
+		if s.snap.SnapNeedsTrainStart(h, pc.Block, tx) {
+			states, err := s.fetchSnapTrainStart(ctx, q, h.Number, id)
+			if err != nil {
+				// A server older than kind 4 resets the stream: as none.
+				if err := s.snapBlame(q, "train start", err); q == p && errors.Is(err, errSnapRefused) {
+					return nil, err
+				}
+				continue
+			}
+			if len(states) == 0 {
+				continue
+			}
+			pc.TrainStart = states[0]
+		}
+		err = s.snap.VerifySnapSeal(h, pc)
+		switch {
+		case err == nil:
+			return pc, nil
+		case errors.Is(err, chain.ErrSnapNotThisBlock):
+			continue
+		case !chain.IsRuleError(err):
+			return nil, fmt.Errorf("%w: seal check of header %d: %w", errLocalImport, h.Number, err)
+		}
+		code := chain.RuleCodeOf(err)
+		bodyLie := code != chain.ErrBadSeal && code != chain.ErrBadJob
+		startLie := errors.Is(err, chain.ErrSnapTrainStart)
+		banErr := s.banLiar(q, fmt.Sprintf("block %d for a sampled seal", h.Number), err)
+		if q == p {
+			return nil, banErr
+		}
+		if bodyLie || startLie {
+			continue
+		}
+		return nil, s.banLiar(p, "headers", err)
+	}
+	return nil, fmt.Errorf("header %d (job %s) from %s: %w", h.Number, id.TerminalString(), p, errSnapUnverified)
+}
+
+// snapJobTx fetches job tx id from q, then from the other peers; nil if
+// none has it. A tx that does not hash to id bans its sender.
+func (s *Service) snapJobTx(ctx context.Context, p, q peer.ID, id common.Hash) (*types.Tx, error) {
+	for _, r := range s.peers.connected(q) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.rep.isBanned(r) {
+			continue
+		}
+		txs, err := s.fetchSnapJobTxs(ctx, r, []common.Hash{id})
+		if err != nil {
+			if err := s.snapBlame(r, "job tx", err); r == p && errors.Is(err, errSnapRefused) {
+				return nil, err
+			}
+			continue
+		}
+		if len(txs) == 1 {
+			return txs[0], nil
+		}
+	}
+	return nil, nil
+}
+
+func (s *Service) fetchSnapTrainStart(ctx context.Context, p peer.ID, n uint64, id common.Hash) ([][]byte, error) {
+	req := &snapRequest{Kind: snapTrainStart, From: n, Hashes: []common.Hash{id}}
+	frames, err := s.fetchSnap(ctx, p, req)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSnapBlobs(frames, req, false, snapBlobCap(snapTrainStart, s.caps))
 }

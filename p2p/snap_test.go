@@ -34,11 +34,12 @@ type fakeSnapChain struct {
 	nodes       map[common.Hash][]byte
 	txs         map[common.Hash]*types.Tx
 	checkpoints map[common.Hash][]byte
+	starts      map[uint64][]byte // trainstart answers by block number (any job)
 }
 
 func newFakeSnapChain(g *types.Block) *fakeSnapChain {
 	return &fakeSnapChain{fakeChain: newFakeChain(g), nodes: map[common.Hash][]byte{},
-		txs: map[common.Hash]*types.Tx{}, checkpoints: map[common.Hash][]byte{}}
+		txs: map[common.Hash]*types.Tx{}, checkpoints: map[common.Hash][]byte{}, starts: map[uint64][]byte{}}
 }
 
 func (c *fakeSnapChain) HeaderByNumber(n uint64) *types.Header {
@@ -56,7 +57,19 @@ func (c *fakeSnapChain) JobCheckpoint(r common.Hash) ([]byte, bool) {
 	b, ok := c.checkpoints[r]
 	return b, ok
 }
-func (c *fakeSnapChain) InsertSnapHeaders([]*types.Header) error { return errors.New("fake") }
+func (c *fakeSnapChain) InsertSnapHeaders([]*types.Header, ...*chain.SnapSealPieces) error {
+	return errors.New("fake")
+}
+func (c *fakeSnapChain) VerifySnapSeal(*types.Header, *chain.SnapSealPieces) error {
+	return errors.New("fake")
+}
+func (c *fakeSnapChain) SnapNeedsTrainStart(*types.Header, *types.Block, *types.Tx) bool {
+	return false
+}
+func (c *fakeSnapChain) SnapTrainStart(n uint64, _ common.Hash) ([]byte, bool) {
+	b, ok := c.starts[n]
+	return b, ok
+}
 func (c *fakeSnapChain) NewSnapState(*types.Block) (*chain.SnapState, error) {
 	return nil, errors.New("fake")
 }
@@ -113,6 +126,7 @@ func TestSnapRequestDecode(t *testing.T) {
 		{Kind: snapNodes, Hashes: hashes(maxSnapNodes, 1)},
 		{Kind: snapJobTxs, Hashes: hashes(maxSnapJobTxs, 2)},
 		{Kind: snapCheckpoints, Hashes: hashes(maxSnapCheckpoints, 3)},
+		{Kind: snapTrainStart, From: 12, Hashes: hashes(1, 4)},
 	}
 	for _, r := range good {
 		enc := mustRLP(t, r)
@@ -131,7 +145,10 @@ func TestSnapRequestDecode(t *testing.T) {
 		t.Fatalf("a headers answer may carry %d, want %d", n, maxSnapHeaders)
 	}
 	bad := map[string]*snapRequest{
-		"unknown kind":         {Kind: 4, Hashes: hashes(1, 0)},
+		"unknown kind":         {Kind: 5, Hashes: hashes(1, 0)},
+		"trainstart, 2 jobs":   {Kind: snapTrainStart, From: 1, Hashes: hashes(2, 0)},
+		"trainstart, count":    {Kind: snapTrainStart, From: 1, Count: 1, Hashes: hashes(1, 0)},
+		"trainstart, no job":   {Kind: snapTrainStart, From: 1},
 		"headers with hashes":  {Kind: snapHeaders, Count: 1, Hashes: hashes(1, 0)},
 		"nodes with from":      {Kind: snapNodes, From: 1, Hashes: hashes(1, 0)},
 		"nodes with count":     {Kind: snapNodes, Count: 1, Hashes: hashes(1, 0)},
@@ -356,6 +373,18 @@ func TestSnapServeJobTxsAndCheckpoints(t *testing.T) {
 	states, err := decodeSnapBlobs(frames, req, false, testCaps.block)
 	if err != nil || len(states) != 1 || string(states[0]) != "weights" {
 		t.Fatalf("checkpoints: %q, %v", states, err)
+	}
+
+	c.starts[7] = []byte("start")
+	for n, want := range map[uint64]int{7: 1, 8: 0} {
+		req = &snapRequest{Kind: snapTrainStart, From: n, Hashes: []common.Hash{job.Hash()}}
+		if frames, err = exchange(t, s, req); err != nil {
+			t.Fatal(err)
+		}
+		states, err := decodeSnapBlobs(frames, req, false, testCaps.block)
+		if err != nil || len(states) != want || (want == 1 && string(states[0]) != "start") {
+			t.Fatalf("trainstart of block %d: %q, %v", n, states, err)
+		}
 	}
 }
 
@@ -783,7 +812,7 @@ func FuzzSnapResponse(f *testing.F) {
 	f.Add(uint8(snapNodes), buf.Bytes())
 	f.Add(uint8(snapHeaders), []byte{0x05, 0xc4, 0x80, 0x80, 0x80, 0x80})
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
-		req := &snapRequest{Kind: kind % 4, Count: 3}
+		req := &snapRequest{Kind: kind % 5, Count: 3}
 		if req.Kind != snapHeaders {
 			req.Count, req.Hashes = 0, hashes(2, 0)
 		}
@@ -811,4 +840,171 @@ func rlpOf(f *testing.F, v any) []byte {
 		f.Fatal(err)
 	}
 	return b
+}
+
+// blockCounter counts the blocks numbered below `below` that a chain serves.
+type blockCounter struct {
+	*chain.Chain
+	below uint64
+	low   atomic.Int64
+}
+
+func (c *blockCounter) GetBlockByNumber(n uint64) *types.Block {
+	if n < c.below {
+		c.low.Add(1)
+	}
+	return c.Chain.GetBlockByNumber(n)
+}
+
+// sealEngine is the fake engine but for job-work seals: the job must be
+// pending (the snap check's work source resolves it from the job tx), and a
+// seal with nonce badJobNonce does not verify.
+type sealEngine struct{ consensus.Faker }
+
+const badJobNonce = 0xdead
+
+func (sealEngine) VerifySeal(p *types.Params, h *types.Header, body *types.Body, jobs consensus.WorkSource) error {
+	if h.Seal.Work.IsSynthetic() {
+		return nil
+	}
+	if _, err := jobs.PendingJobProgram(h.Seal.Work.JobID); err != nil {
+		return err
+	}
+	if h.Seal.Nonce == badJobNonce {
+		return consensus.ErrLosingTicket
+	}
+	return nil
+}
+
+// buildJobWorkChain builds n blocks on c: block 1 submits a matmul job, and
+// every block after it claims job work on it with the given nonce.
+func buildJobWorkChain(t *testing.T, c *chain.Chain, n int, nonce uint64) common.Hash {
+	t.Helper()
+	p := c.Params()
+	rng := rand.New(rand.NewPCG(3, 4))
+	a, b := compute.NewI8(8, 8), compute.NewI8(8, 8)
+	for i := range a.Data {
+		a.Data[i], b.Data[i] = int8(rng.IntN(7)-3), int8(rng.IntN(7)-3)
+	}
+	code, err := vm.Encode(vm.NewMatMul(a, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := vm.Decode(code, chain.JobLimits(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee := consensus.JobBaseFee(p, 4*p.InitialDifficulty, prog.Work(), consensus.JobBytes(len(code), 8, 8))
+	fee.Add(fee, types.QRN)
+	tx := &types.Tx{ChainID: p.ChainID, Kind: types.TxJob, Expiry: 1 + p.MaxJobLifetime, Program: code, Fee: fee, Value: new(uint256.Int)}
+	if err := tx.Sign(chain.DevKey()); err != nil {
+		t.Fatal(err)
+	}
+	id := tx.Hash()
+	for i := 1; i <= n; i++ {
+		var txs []*types.Tx
+		if i == 1 {
+			txs = []*types.Tx{tx}
+		}
+		parent := c.CurrentBlock()
+		blk, err := c.BuildBlock(parent, common.Address{0xc0, byte(i % 7)}, parent.Header.Time+2000, txs, nil)
+		if err != nil || len(blk.Txs) != len(txs) {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		if i > 1 {
+			blk.Header.Seal = types.Seal{Nonce: nonce, Work: types.Work{JobID: id}}
+		}
+		if err := c.InsertBlock(blk); err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+	return id
+}
+
+// TestSnapJobWorkSeals: headers that all claim job work have their sampled
+// seals checked with blocks and job txs fetched from peers. Honest ones
+// snap sync; a peer whose job-work seals do not verify is banned, and its
+// pivot is not adopted (nor any of its headers stored).
+func TestSnapJobWorkSeals(t *testing.T) {
+	const blocks = 100
+	for _, tc := range []struct {
+		name  string
+		nonce uint64
+	}{{"honest", 7}, {"liar", badJobNonce}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := openRealChain(t) // the fake engine: it took the bad seals
+			buildJobWorkChain(t, ca, blocks, tc.nonce)
+			srv := &blockCounter{Chain: ca, below: blocks - snapPivotDepth}
+			a := startRealNode(t, testConfig(), srv)
+
+			cb, err := chain.Open(t.TempDir(), chain.DevGenesis(), sealEngine{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cb.Close() })
+			cfg := testConfig(a.Addrs()...)
+			cfg.SnapSync = true
+			cfg.syncFailCooldown = 100 * time.Millisecond
+			b := startRealNode(t, cfg, cb)
+			pivot := ca.GetBlockByNumber(blocks - snapPivotDepth)
+			if tc.nonce != badJobNonce {
+				waitLong(t, "B at A's head", 60*time.Second, func() bool { return cb.CurrentBlock().Hash() == ca.CurrentBlock().Hash() })
+				if got := b.snapPivotDone.Load(); got != pivot.Number() {
+					t.Fatalf("snap finished at pivot %d, want %d (off=%v)", got, pivot.Number(), b.snapOff.Load())
+				}
+				if srv.low.Load() == 0 {
+					t.Fatal("no block below the pivot was asked for: no job-work seal was checked")
+				}
+				return
+			}
+			waitLong(t, "B to ban the liar", 30*time.Second, func() bool { return b.rep.isBanned(a.ID()) })
+			if b.snapPivotDone.Load() != 0 || cb.CurrentBlock().Number() != 0 {
+				t.Fatalf("adopted the liar's chain: pivot %d, head %d", b.snapPivotDone.Load(), cb.CurrentBlock().Number())
+			}
+			if cb.GetHeader(pivot.Hash()) != nil || cb.GetHeader(ca.GetBlockByNumber(2).Hash()) != nil {
+				t.Fatal("stored the liar's headers")
+			}
+		})
+	}
+}
+
+// oldBodiesGone serves no block below oldest whole, as a node that itself
+// snap synced to oldest.
+type oldBodiesGone struct {
+	*chain.Chain
+	oldest uint64
+}
+
+func (c oldBodiesGone) OldestFullBlock() uint64 { return c.oldest }
+func (c oldBodiesGone) ResultsPruned(h common.Hash) bool {
+	hd := c.GetHeader(h)
+	return hd == nil || hd.Number < c.oldest
+}
+
+// TestSnapJobSealsUnserved: when no peer serves the blocks of sampled
+// job-work headers whole, their seals cannot be checked: the sessions fail,
+// nothing is stored, nobody is banned, and snap is turned off after
+// maxSnapFailures sessions.
+func TestSnapJobSealsUnserved(t *testing.T) {
+	const blocks = 300
+	ca := openRealChain(t)
+	buildJobWorkChain(t, ca, blocks, 7)
+	a := startRealNode(t, testConfig(), oldBodiesGone{ca, blocks - 10})
+
+	cb, err := chain.Open(t.TempDir(), chain.DevGenesis(), sealEngine{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cb.Close() })
+	cfg := testConfig(a.Addrs()...)
+	cfg.SnapSync = true
+	cfg.syncFailCooldown = 100 * time.Millisecond
+	b := startRealNode(t, cfg, cb)
+	waitLong(t, "snap to turn off", 30*time.Second, func() bool { return b.snapOff.Load() })
+	if b.rep.isBanned(a.ID()) || b.snapPivotDone.Load() != 0 || cb.CurrentBlock().Number() != 0 {
+		t.Fatalf("banned %v, pivot %d, head %d", b.rep.isBanned(a.ID()), b.snapPivotDone.Load(), cb.CurrentBlock().Number())
+	}
+	if cb.GetHeader(ca.GetBlockByNumber(blocks-10).Hash()) != nil {
+		t.Fatal("stored headers whose sampled seals were not checked")
+	}
 }
