@@ -106,8 +106,11 @@ func (s *Service) startGossip() error {
 	}
 	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
 		// Validators do the work; subscribing puts us in the mesh, and the
-		// delivered messages only need draining.
-		sub, err := t.Subscribe()
+		// delivered messages only need draining. A burst of txs (thousands
+		// a second through our RPC) overflows pubsub's default buffer of 32
+		// before the drain runs: nothing is lost (forwarding does not wait
+		// on us), but pubsub logs every drop, so the buffer is deeper.
+		sub, err := t.Subscribe(pubsub.WithBufferSize(subscriptionBuffer))
 		if err != nil {
 			return fmt.Errorf("p2p: subscribe %s: %w", t.String(), err)
 		}
@@ -122,6 +125,9 @@ func (s *Service) startGossip() error {
 	}
 	return nil
 }
+
+// subscriptionBuffer is the depth of our own delivery of each topic.
+const subscriptionBuffer = 4096
 
 // validateBlock imports a gossiped block; only a block the chain accepted
 // is forwarded. Our own publications were imported by the miner already.
