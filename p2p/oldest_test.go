@@ -96,9 +96,7 @@ func TestFullSyncPastSnapSyncedPeer(t *testing.T) {
 	a := startRealNode(t, testConfig(), ca)
 
 	cb := openRealChain(t)
-	cfg := testConfig(a.Addrs()...)
-	cfg.SnapSync = true
-	b := startRealNode(t, cfg, cb)
+	b := startSnapSyncer(t, cb, a, false)
 	waitLong(t, "B at A's head", 90*time.Second, func() bool { return cb.CurrentBlock().Hash() == ca.CurrentBlock().Hash() })
 	pivot := b.snapPivotDone.Load()
 	if pivot == 0 || cb.OldestFullBlock() != pivot || cb.GetBlockByNumber(1) != nil {

@@ -225,19 +225,10 @@ func (s *Service) handleSnap(st network.Stream) {
 	stop := context.AfterFunc(s.ctx, func() { st.Reset() })
 	defer stop()
 
-	st.SetReadDeadline(time.Now().Add(syncReadTimeout))
-	raw, err := readFrame(bufio.NewReader(st), maxSnapRequestBytes)
-	if err != nil {
-		st.Reset()
+	req, ok := readRequest(s, st, maxSnapRequestBytes, "snap", decodeSnapRequest)
+	if !ok {
 		return
 	}
-	req, err := decodeSnapRequest(raw)
-	if err != nil {
-		s.log.Debug("Bad snap request", "peer", st.Conn().RemotePeer(), "err", err)
-		st.Reset()
-		return
-	}
-	st.SetWriteDeadline(time.Now().Add(syncFetchTimeout))
 	w := bufio.NewWriterSize(st, 64<<10)
 	if err := s.serveSnap(w, req); err != nil {
 		st.Reset()

@@ -439,9 +439,14 @@ func TestSnapPivotChoice(t *testing.T) {
 
 // openRealChain opens a dev-genesis chain in a temp dir with the fake
 // engine: every seal passes, results and state are checked for real.
-func openRealChain(t *testing.T) *chain.Chain {
+func openRealChain(t *testing.T) *chain.Chain { return openChainWith(t, consensus.NewFaker()) }
+
+// openSealChain is openRealChain with sealEngine: job-work seals are checked.
+func openSealChain(t *testing.T) *chain.Chain { return openChainWith(t, sealEngine{}) }
+
+func openChainWith(t *testing.T, engine consensus.Engine) *chain.Chain {
 	t.Helper()
-	c, err := chain.Open(t.TempDir(), chain.DevGenesis(), consensus.NewFaker(), nil)
+	c, err := chain.Open(t.TempDir(), chain.DevGenesis(), engine, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,6 +569,18 @@ func insertAll(t *testing.T, c *chain.Chain, blocks []*types.Block) {
 	}
 }
 
+// startSnapSyncer starts a node over c with snap sync on, bootstrapped to
+// from; fastRetry retries a failed session after 100 ms.
+func startSnapSyncer(t *testing.T, c Chain, from *Service, fastRetry bool) *Service {
+	t.Helper()
+	cfg := testConfig(from.Addrs()...)
+	cfg.SnapSync = true
+	if fastRetry {
+		cfg.syncFailCooldown = 100 * time.Millisecond
+	}
+	return startRealNode(t, cfg, c)
+}
+
 func startRealNode(t *testing.T, cfg Config, c Chain) *Service {
 	t.Helper()
 	s, err := New(cfg, c, newFakePool())
@@ -633,9 +650,7 @@ func TestSnapSync(t *testing.T) {
 	a := startRealNode(t, testConfig(), ca)
 
 	cb := openRealChain(t)
-	cfg := testConfig(a.Addrs()...)
-	cfg.SnapSync = true
-	b := startRealNode(t, cfg, cb)
+	b := startSnapSyncer(t, cb, a, false)
 	waitLong(t, "B at A's head", 90*time.Second, func() bool { return cb.CurrentBlock().Hash() == ca.CurrentBlock().Hash() })
 	if got, want := b.snapPivotDone.Load(), uint64(snapTestBlocks-snapPivotDepth); got != want {
 		t.Fatalf("snap finished at pivot %d, want %d (off=%v)", got, want, b.snapOff.Load())
@@ -683,10 +698,7 @@ func TestSnapLyingPeer(t *testing.T) {
 	l := startRealNode(t, testConfig(), liar)
 
 	cb := openRealChain(t)
-	cfg := testConfig(l.Addrs()...)
-	cfg.SnapSync = true
-	cfg.syncFailCooldown = 100 * time.Millisecond
-	b := startRealNode(t, cfg, cb)
+	b := startSnapSyncer(t, cb, l, true)
 	waitLong(t, "B to ban the liar", 60*time.Second, func() bool { return b.rep.isBanned(l.ID()) })
 	if liar.served.Load() == 0 {
 		t.Fatal("the liar served no trie node: the test proves nothing")
@@ -719,10 +731,7 @@ func TestSnapFallsBackToFull(t *testing.T) {
 	a := startRealNode(t, testConfig(), prunedPeer{ca})
 
 	cb := openRealChain(t)
-	cfg := testConfig(a.Addrs()...)
-	cfg.SnapSync = true
-	cfg.syncFailCooldown = 100 * time.Millisecond
-	b := startRealNode(t, cfg, cb)
+	b := startSnapSyncer(t, cb, a, true)
 	waitLong(t, "B at A's head", 90*time.Second, func() bool { return cb.CurrentBlock().Hash() == ca.CurrentBlock().Hash() })
 	if !b.snapOff.Load() || b.snapPivotDone.Load() != 0 {
 		t.Fatalf("snap off=%v, finished at pivot %d; want off, none", b.snapOff.Load(), b.snapPivotDone.Load())
@@ -764,9 +773,7 @@ func TestSnapRepivot(t *testing.T) {
 	a := startRealNode(t, testConfig(), sp)
 
 	cb := openRealChain(t)
-	cfg := testConfig(a.Addrs()...)
-	cfg.SnapSync = true
-	b := startRealNode(t, cfg, cb)
+	b := startSnapSyncer(t, cb, a, false)
 	select {
 	case <-sp.asked:
 	case <-time.After(60 * time.Second):
@@ -937,15 +944,8 @@ func TestSnapJobWorkSeals(t *testing.T) {
 			srv := &blockCounter{Chain: ca, below: blocks - snapPivotDepth}
 			a := startRealNode(t, testConfig(), srv)
 
-			cb, err := chain.Open(t.TempDir(), chain.DevGenesis(), sealEngine{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cb.Close() })
-			cfg := testConfig(a.Addrs()...)
-			cfg.SnapSync = true
-			cfg.syncFailCooldown = 100 * time.Millisecond
-			b := startRealNode(t, cfg, cb)
+			cb := openSealChain(t)
+			b := startSnapSyncer(t, cb, a, true)
 			pivot := ca.GetBlockByNumber(blocks - snapPivotDepth)
 			if tc.nonce != badJobNonce {
 				waitLong(t, "B at A's head", 60*time.Second, func() bool { return cb.CurrentBlock().Hash() == ca.CurrentBlock().Hash() })
@@ -991,15 +991,8 @@ func TestSnapJobSealsUnserved(t *testing.T) {
 	buildJobWorkChain(t, ca, blocks, 7)
 	a := startRealNode(t, testConfig(), oldBodiesGone{ca, blocks - 10})
 
-	cb, err := chain.Open(t.TempDir(), chain.DevGenesis(), sealEngine{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cb.Close() })
-	cfg := testConfig(a.Addrs()...)
-	cfg.SnapSync = true
-	cfg.syncFailCooldown = 100 * time.Millisecond
-	b := startRealNode(t, cfg, cb)
+	cb := openSealChain(t)
+	b := startSnapSyncer(t, cb, a, true)
 	waitLong(t, "snap to turn off", 30*time.Second, func() bool { return b.snapOff.Load() })
 	if b.rep.isBanned(a.ID()) || b.snapPivotDone.Load() != 0 || cb.CurrentBlock().Number() != 0 {
 		t.Fatalf("banned %v, pivot %d, head %d", b.rep.isBanned(a.ID()), b.snapPivotDone.Load(), cb.CurrentBlock().Number())

@@ -43,19 +43,10 @@ func (s *Service) handleSync(st network.Stream) {
 	stop := context.AfterFunc(s.ctx, func() { st.Reset() })
 	defer stop()
 
-	st.SetReadDeadline(time.Now().Add(syncReadTimeout))
-	raw, err := readFrame(bufio.NewReader(st), maxSmallFrame)
-	if err != nil {
-		st.Reset()
+	req, ok := readRequest(s, st, maxSmallFrame, "sync", decodeSyncRequest)
+	if !ok {
 		return
 	}
-	req, err := decodeSyncRequest(raw)
-	if err != nil {
-		s.log.Debug("Bad sync request", "peer", st.Conn().RemotePeer(), "err", err)
-		st.Reset()
-		return
-	}
-	st.SetWriteDeadline(time.Now().Add(syncFetchTimeout))
 	w := bufio.NewWriterSize(st, 64<<10)
 	var (
 		prev  *types.Block
@@ -142,6 +133,27 @@ func (f *firstByteReader) Read(p []byte) (int, error) {
 		f.onFirst = nil
 	}
 	return n, err
+}
+
+// readRequest reads and decodes the one request frame of a served stream
+// (at most maxBytes; what names the protocol in the log), then starts the
+// answer's deadline. false: the request was bad and the stream is reset.
+func readRequest[R any](s *Service, st network.Stream, maxBytes int, what string, decode func([]byte) (R, error)) (R, bool) {
+	st.SetReadDeadline(time.Now().Add(syncReadTimeout))
+	raw, err := readFrame(bufio.NewReader(st), maxBytes)
+	if err != nil {
+		st.Reset()
+		var zero R
+		return zero, false
+	}
+	req, err := decode(raw)
+	if err != nil {
+		s.log.Debug("Bad "+what+" request", "peer", st.Conn().RemotePeer(), "err", err)
+		st.Reset()
+		return req, false
+	}
+	st.SetWriteDeadline(time.Now().Add(syncFetchTimeout))
+	return req, true
 }
 
 // syncLoop runs one sync at a time: a snap sync from the heaviest peer we
