@@ -756,11 +756,10 @@ func (s *Service) snapHeaders(ctx context.Context, p peer.ID, from *types.Header
 		err = s.snap.InsertSnapHeaders(hs[1:])
 		var want *chain.SnapSealsWanted
 		if errors.As(err, &want) {
-			seals, serr := s.snapSealPieces(ctx, p, want.Headers)
+			seals, serr := s.snapSealPieces(ctx, p, want.Headers, advance)
 			if serr != nil {
 				return nil, serr
 			}
-			advance(len(seals))
 			err = s.snap.InsertSnapHeaders(hs[1:], seals...)
 		}
 		if err != nil {
@@ -906,13 +905,17 @@ func (ps *peerSet) connected(first peer.ID) []peer.ID {
 
 // snapSealPieces fetches and checks what the seals of the sampled job-work
 // headers hs (from p) need.
-func (s *Service) snapSealPieces(ctx context.Context, p peer.ID, hs []*types.Header) ([]*chain.SnapSealPieces, error) {
+func (s *Service) snapSealPieces(ctx context.Context, p peer.ID, hs []*types.Header, advance func(int)) ([]*chain.SnapSealPieces, error) {
 	out := make([]*chain.SnapSealPieces, 0, len(hs))
 	for _, h := range hs {
 		pc, err := s.snapSealFor(ctx, p, h)
 		if err != nil {
 			return nil, err
 		}
+		// Each verified seal is progress (it cost its sealer real work), so
+		// a run of many job-work headers on a slow link is not taken for a
+		// stall while their blocks come in one by one.
+		advance(1)
 		out = append(out, pc)
 	}
 	return out, nil
