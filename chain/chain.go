@@ -44,6 +44,17 @@ type Chain struct {
 
 	insertMu sync.Mutex // one import at a time
 
+	// The pruner (prune.go) releases what falls out of the windows behind
+	// the head, in the background. pruneMu is held while a pass runs;
+	// pendMu guards the head of the pass asked for and not yet taken.
+	pruneMu   sync.Mutex
+	pendMu    sync.Mutex
+	pendHead  uint64
+	pending   bool
+	pruneWake chan struct{}
+	pruneStop chan struct{}
+	pruneWG   sync.WaitGroup
+
 	mu        sync.RWMutex // guards the head fields
 	head      *types.Block
 	headTD    *uint256.Int
@@ -117,11 +128,14 @@ func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, opt
 		states:  newLRU[common.Hash, *State](stateCacheSize),
 		bad:     newLRU[common.Hash, error](badBlockCacheSize),
 		subs:    make(map[int]chan<- *types.Block),
+
+		pruneWake: make(chan struct{}, 1), pruneStop: make(chan struct{}),
 	}
 	if err := c.loadOrInit(dir, gstate); err != nil {
 		db.Close()
 		return nil, err
 	}
+	c.pruneWG.Go(c.pruner)
 	log.Info("chain opened", "dir", dir, "genesis", gblock.Hash(), "head", c.head.Number(), "hash", c.head.Hash())
 	return c, nil
 }
@@ -243,6 +257,8 @@ func nodeCacheBytes(n int) int {
 func (c *Chain) Close() error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
+	close(c.pruneStop)
+	c.pruneWG.Wait() // a pass under way ends; what is left is redone at the next open's head
 	defer c.store.close()
 	return c.db.Close()
 }

@@ -62,7 +62,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	newHead := td.Gt(oldTD)
 
 	var dropped, added int
-	err = c.db.Update(func(txn *badger.Txn) error {
+	err = c.update(func(txn *badger.Txn) error {
 		if err := writeBlock(txn, b); err != nil {
 			return err
 		}
@@ -127,9 +127,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 			"nodes", len(st.journal.Born), "elapsed", time.Since(start))
 	}
 	c.notifyHead(b)
-	// The new head is announced first: pruning is bookkeeping behind the
-	// window, and the next block waits for it (insertMu), not this one.
-	c.prune(b.Number())
+	c.requestPrune(b.Number())
 	return nil
 }
 

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -26,6 +27,76 @@ const MinStateRetention = 16
 // a backlog (an archive datadir reopened in full mode) spreads over blocks.
 // A pass always takes at least one block's journal.
 const pruneOpBudget = 20000
+
+// The pruner runs beside the imports: an import announces its new head
+// without waiting for the release of what fell out of the window, which at
+// scale costs as much as the import (a block's ~7,000 replaced nodes at 10^6
+// accounts). Its transactions and an import's may touch the same reference
+// counts; badger's conflict detection fails the later commit and update
+// runs it again on what is stored then, so the counts stay exact.
+
+// requestPrune asks the pruner to prune behind head (a request not yet
+// taken is replaced: the latest head covers it).
+func (c *Chain) requestPrune(head uint64) {
+	c.pendMu.Lock()
+	c.pendHead, c.pending = head, true
+	c.pendMu.Unlock()
+	select {
+	case c.pruneWake <- struct{}{}:
+	default: // the pruner is woken already
+	}
+}
+
+// pruner runs the pruning passes the imports ask for, until Close.
+func (c *Chain) pruner() {
+	for {
+		select {
+		case <-c.pruneStop:
+			return
+		case <-c.pruneWake:
+			c.pruneMu.Lock()
+			c.prunePending()
+			c.pruneMu.Unlock()
+		}
+	}
+}
+
+// prunePending runs the pass asked for last, if not taken yet. Callers
+// hold pruneMu, so a request is taken and run in one hold of it.
+func (c *Chain) prunePending() {
+	c.pendMu.Lock()
+	head, ok := c.pendHead, c.pending
+	c.pending = false
+	c.pendMu.Unlock()
+	if ok {
+		c.prune(head)
+	}
+}
+
+// WaitPruning returns once the pruning the imports so far asked for is done
+// (running a pending pass itself): what pruning removes is gone, what it
+// keeps is there.
+func (c *Chain) WaitPruning() {
+	c.pruneMu.Lock()
+	defer c.pruneMu.Unlock()
+	c.prunePending()
+}
+
+// updateRetries bounds how often update runs a transaction that conflicted.
+const updateRetries = 8
+
+// update is db.Update, run again when its commit conflicted with one that
+// committed meanwhile (the pruner's, an import's): fn must be safe to rerun
+// (it is given a fresh transaction each time).
+func (c *Chain) update(fn func(txn *badger.Txn) error) error {
+	var err error
+	for range updateRetries {
+		if err = c.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
 
 // stateCutoff is the lowest block number whose state is kept while the
 // head is at number head.
@@ -54,7 +125,7 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 		return nil, 0, nil
 	}
 	var gone []common.Hash
-	err = c.db.Update(func(txn *badger.Txn) error {
+	err = c.update(func(txn *badger.Txn) error {
 		gone = gone[:0] // a retried transaction starts over
 		blocks = blocks[:0]
 		type entry struct {
@@ -135,7 +206,8 @@ func (c *Chain) pruneResults(head uint64) ([]common.Hash, error) {
 	}
 	cutoff := head - keep
 	var stripped []common.Hash
-	err := c.db.Update(func(txn *badger.Txn) error {
+	err := c.update(func(txn *badger.Txn) error {
+		stripped = stripped[:0]
 		type entry struct {
 			n uint64
 			h common.Hash

@@ -23,6 +23,7 @@ func TestStatePruning(t *testing.T) {
 	chain.SetStateRetention(h.c, retention)
 	wantKeys := func(stage string, want int) {
 		t.Helper()
+		h.c.WaitPruning() // the pruner runs beside the imports
 		states, _ := chain.CountKeys(h.c)
 		if states != want {
 			t.Fatalf("%s: %d state records, want %d", stage, states, want)
@@ -191,6 +192,7 @@ func TestResultRetention(t *testing.T) {
 		for range 5 {
 			h.mine(miner1, nil)
 		}
+		h.c.WaitPruning()
 		r, err := h.c.JobResult(jobTx.Hash())
 		if archive {
 			if err != nil || len(r.Data) == 0 {
@@ -206,5 +208,52 @@ func TestResultRetention(t *testing.T) {
 		if j.ResultHash != done.Results[0].Hash() || b == nil || len(b.Results) != 1 || len(b.Results[0].Data) != 0 || !h.c.ResultsPruned(done.Hash()) {
 			t.Fatalf("the commitment or the stripped result is gone: %v %v %v", j.ResultHash == done.Results[0].Hash(), b != nil && len(b.Results) == 1 && len(b.Results[0].Data) == 0, h.c.ResultsPruned(done.Hash()))
 		}
+	}
+}
+
+// The pruner runs beside the imports (their transactions touch the same
+// reference counts, and badger's conflict detection reruns the later one):
+// 48 blocks imported back to back, each moving balances to new accounts so
+// every block replaces nodes, leave every kept state whole and nothing else
+// stored once the pruning asked for is done.
+func TestPrunerBesideImports(t *testing.T) {
+	const retention = 4
+	h := newHarness(t)
+	chain.SetStateRetention(h.c, retention)
+	nodesOf := make(map[uint64]map[common.Hash]bool) // each head's trie, walked while it is the head
+	for i := range 48 {
+		to := common.BytesToAddress([]byte{0xAA, byte(i)})
+		b := h.mine(miner1, []*types.Tx{transfer(t, key1, uint64(i), to, qrn(1))})
+		nodesOf[b.Number()] = make(map[common.Hash]bool)
+		if err := chain.ReachableNodes(stateOf(t, h, b.Number()), nodesOf[b.Number()]); err != nil {
+			t.Fatalf("head %d: %v", b.Number(), err)
+		}
+	}
+	h.c.WaitPruning()
+	head := h.c.CurrentBlock().Number()
+	stored := chain.StoredNodes(h.c)
+	for n := head - retention; n <= head; n++ {
+		if err := chain.ReachableNodes(stateOf(t, h, n), make(map[common.Hash]bool)); err != nil {
+			t.Fatalf("kept state %d: %v", n, err)
+		}
+		for k := range nodesOf[n] {
+			if !stored[k] {
+				t.Fatalf("node %s of kept state %d missing", k, n)
+			}
+		}
+	}
+	// Stored: the kept states' nodes and those the block just below the
+	// window holds alone (released when the next head moves the window).
+	for k := range stored {
+		held := false
+		for n := head - retention - 1; n <= head && !held; n++ {
+			held = nodesOf[n][k]
+		}
+		if !held {
+			t.Fatalf("node %s stored, read by no kept state (of %d stored)", k, len(stored))
+		}
+	}
+	if states, _ := chain.CountKeys(h.c); states != retention+1 {
+		t.Fatalf("%d state records, want %d", states, retention+1)
 	}
 }

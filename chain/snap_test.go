@@ -404,6 +404,7 @@ func TestSnapTrainSeal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	src.WaitPruning()
 	if _, err := src.StateAtBlock(b2.Hash()); err == nil {
 		t.Fatal("block 2's state is still kept: the test proves nothing")
 	}

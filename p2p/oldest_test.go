@@ -162,6 +162,7 @@ func TestSyncStopsAtPrunedResults(t *testing.T) {
 	const n = 40
 	ca := open()
 	buildSnapFixture(t, ca, n, 20) // a result lands in block n−5
+	ca.WaitPruning()
 	stripped := ca.GetBlockByNumber(n - 5)
 	if !ca.ResultsPruned(stripped.Hash()) || len(stripped.Results) == 0 {
 		t.Fatal("block n−5's result data was not pruned: the test proves nothing")
