@@ -100,3 +100,30 @@ func SyncWrites(c *Chain) bool { return c.db.Opts().SyncWrites }
 // store is, so a benchmark right after a large genesis does not measure the
 // compaction that genesis set off.
 func Settle(c *Chain) error { return c.db.Flatten(2) }
+
+// UpdateAfterConflict runs c.update on a transaction that reads a trie
+// node's count while, on its first run only, another commit rewrites that
+// count: the first commit conflicts, and update must run it again on what
+// is stored then. It returns how many times the transaction ran and the
+// count it found the last time.
+func UpdateAfterConflict(c *Chain) (runs int, seen uint64, err error) {
+	h := common.Hash{0xC0, 0xF1}
+	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(trieNodeKey(h), nodeRecord(1, []byte{0x80})) }); err != nil {
+		return 0, 0, err
+	}
+	err = c.update(func(txn *badger.Txn) error {
+		runs++
+		n, blob, err := readNode(txn, h)
+		if err != nil {
+			return err
+		}
+		seen = n
+		if runs == 1 { // a release commits meanwhile
+			if err := c.db.Update(func(other *badger.Txn) error { return other.Set(trieNodeKey(h), nodeRecord(n+5, blob)) }); err != nil {
+				return err
+			}
+		}
+		return txn.Set(trieNodeKey(h), nodeRecord(n+1, blob))
+	})
+	return runs, seen, err
+}

@@ -257,3 +257,13 @@ func TestPrunerBesideImports(t *testing.T) {
 		t.Fatalf("%d state records, want %d", states, retention+1)
 	}
 }
+
+// An import's transaction and the pruner's that touch the same count: the
+// one committing second conflicts and is run again on the count stored then.
+func TestUpdateRerunsConflicts(t *testing.T) {
+	h := newHarness(t)
+	runs, seen, err := chain.UpdateAfterConflict(h.c)
+	if err != nil || runs != 2 || seen != 6 {
+		t.Fatalf("runs %d, count seen last %d, err %v; want 2 runs, 6 (1, then 5 more), no error", runs, seen, err)
+	}
+}
