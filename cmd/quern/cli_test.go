@@ -562,7 +562,9 @@ func TestJobResultPending(t *testing.T) {
 	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, common.HexToHash("0x99").Hex())
 	wantError(t, stderr, code, "not found")
 
-	exp := submit("10")
+	// Relative to the head the CLI reads; the dev node mines a block every
+	// ~20 ms, so leave room for the key decryption and a loaded machine.
+	exp := submit("40")
 	j := d.waitJob(exp, "expired")
 	_, stderr, code = quern(t, "job", "result", "--rpc", url, "--out", out, exp.Hex())
 	wantError(t, stderr, code, fmt.Sprintf("expired after block %d", j.Expiry))
