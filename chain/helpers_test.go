@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -265,4 +266,24 @@ func wantRule(t testing.TB, err error, code chain.RuleCode) {
 	if !errors.Is(err, &chain.RuleError{Code: code}) {
 		t.Fatalf("got error %v, want rule %q", err, code)
 	}
+}
+
+// mineSynthetic builds the child of parent (dtMs later) with txs on c, seals
+// it with a synthetic puzzle the portable miner really solves, and imports
+// it: a block for a chain opened with the real engine.
+func mineSynthetic(t *testing.T, c *chain.Chain, parent *types.Block, dtMs uint64, txs []*types.Tx) *types.Block {
+	t.Helper()
+	b, err := c.BuildBlock(parent, miner1, parent.Header.Time+dtMs, txs, nil)
+	if err != nil || len(b.Txs) != len(txs) {
+		t.Fatalf("build: %v (%d of %d txs)", err, len(b.Txs), len(txs))
+	}
+	seal, err := consensus.NewMiner(c.Params(), compute.Portable()).MineSynthetic(context.Background(), parent.Header, b.Header.Difficulty, miner1, 0)
+	if err != nil || seal == nil {
+		t.Fatalf("synthetic seal: %v", err)
+	}
+	b.Header.Seal = *seal
+	if err := c.InsertBlock(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

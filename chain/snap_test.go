@@ -156,19 +156,7 @@ func realJobChain(t *testing.T) (g *chain.Genesis, c *chain.Chain, jtx *types.Tx
 	job := newTestJob(t, 5, 16, 16, 16)
 	fee := new(uint256.Int).Add(consensus.JobBaseFee(p, p.InitialDifficulty, job.work(), job.bytes()), qrn(1))
 	jtx = job.tx(t, key1, 0, 10, fee)
-	gen := c.Genesis()
-	b1, err := c.BuildBlock(gen, miner1, gen.Header.Time+2000, []*types.Tx{jtx}, nil)
-	if err != nil || len(b1.Txs) != 1 {
-		t.Fatalf("build: %v", err)
-	}
-	seal, err := miner.MineSynthetic(ctx, gen.Header, b1.Header.Difficulty, miner1, 0)
-	if err != nil || seal == nil {
-		t.Fatalf("synthetic seal: %v", err)
-	}
-	b1.Header.Seal = *seal
-	if err := c.InsertBlock(b1); err != nil {
-		t.Fatal(err)
-	}
+	b1 = mineSynthetic(t, c, c.Genesis(), 2000, []*types.Tx{jtx})
 	prog, err := vm.Decode(job.program, chain.JobLimits(p))
 	if err != nil {
 		t.Fatal(err)
@@ -294,19 +282,7 @@ func TestSnapTrainSeal(t *testing.T) {
 	spec := trainSpec(40) // k = 16: intervals end at 16, 32, 40
 	jtx, _ := trainTx(t, p, 0, spec, 100)
 	id := jtx.Hash()
-	gen := src.Genesis()
-	b1, err := src.BuildBlock(gen, miner1, gen.Header.Time+2000, []*types.Tx{jtx}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seal, err := consensus.NewMiner(p, be).MineSynthetic(ctx, gen.Header, b1.Header.Difficulty, miner1, 0)
-	if err != nil || seal == nil {
-		t.Fatalf("synthetic seal: %v", err)
-	}
-	b1.Header.Seal = *seal
-	if err := src.InsertBlock(b1); err != nil {
-		t.Fatal(err)
-	}
+	b1 := mineSynthetic(t, src, src.Genesis(), 2000, []*types.Tx{jtx})
 	// mine seals a segment to step `to` whose first ticket lies in the
 	// interval from step `from` (a run to it first, without tickets kept).
 	mine := func(parent *types.Block, start *vm.TrainState, to, from uint32) *types.Block {
@@ -390,19 +366,7 @@ func TestSnapTrainSeal(t *testing.T) {
 	// Once block 2's state is pruned, the server finds the start state in
 	// the end of the job's previous segment.
 	for range chain.MinStateRetention + 4 {
-		parent := src.CurrentBlock()
-		b, err := src.BuildBlock(parent, miner1, parent.Header.Time+4000, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seal, err := consensus.NewMiner(p, be).MineSynthetic(ctx, parent.Header, b.Header.Difficulty, miner1, 0)
-		if err != nil || seal == nil {
-			t.Fatalf("synthetic seal: %v", err)
-		}
-		b.Header.Seal = *seal
-		if err := src.InsertBlock(b); err != nil {
-			t.Fatal(err)
-		}
+		mineSynthetic(t, src, src.CurrentBlock(), 4000, nil)
 	}
 	src.WaitPruning()
 	if _, err := src.StateAtBlock(b2.Hash()); err == nil {

@@ -91,19 +91,7 @@ func TestTrainJobTwoMiners(t *testing.T) {
 	jtx, _ := trainTx(t, p, 0, spec, 100)
 	id := jtx.Hash()
 
-	gen := c.Genesis()
-	b1, err := c.BuildBlock(gen, miner1, gen.Header.Time+2000, []*types.Tx{jtx}, nil)
-	if err != nil || len(b1.Txs) != 1 {
-		t.Fatalf("build: %v", err)
-	}
-	seal, err := consensus.NewMiner(p, be).MineSynthetic(ctx, gen.Header, b1.Header.Difficulty, miner1, 0)
-	if err != nil || seal == nil {
-		t.Fatalf("synthetic seal: %v", err)
-	}
-	b1.Header.Seal = *seal
-	if err := c.InsertBlock(b1); err != nil {
-		t.Fatal(err)
-	}
+	b1 := mineSynthetic(t, c, c.Genesis(), 2000, []*types.Tx{jtx})
 	j, _ := c.State().Job(id)
 	if j.Kind != chain.JobTrain || j.StepsDone != 0 || j.Checkpoint != vm.InitState(spec, id).Root() || j.Rows != 0 {
 		t.Fatalf("job record %+v", j)
