@@ -53,6 +53,7 @@ type Chain struct {
 	pending   bool
 	pruneWake chan struct{}
 	pruneStop chan struct{}
+	stopOnce  sync.Once
 	pruneWG   sync.WaitGroup
 
 	mu        sync.RWMutex // guards the head fields
@@ -257,7 +258,7 @@ func nodeCacheBytes(n int) int {
 func (c *Chain) Close() error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
-	close(c.pruneStop)
+	c.stopOnce.Do(func() { close(c.pruneStop) })
 	c.pruneWG.Wait() // a pass under way ends; what is left is redone at the next open's head
 	defer c.store.close()
 	return c.db.Close()

@@ -267,3 +267,14 @@ func TestUpdateRerunsConflicts(t *testing.T) {
 		t.Fatalf("runs %d, count seen last %d, err %v; want 2 runs, 6 (1, then 5 more), no error", runs, seen, err)
 	}
 }
+
+// Close stops the pruner and may be called again (a deferred Close after an
+// explicit one) without a panic.
+func TestCloseTwice(t *testing.T) {
+	h := newHarness(t)
+	h.mine(miner1, nil)
+	if err := h.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.c.Close() // badger reports it is closed already; no panic
+}
