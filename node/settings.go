@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/quern-chain/quern/chain"
 )
 
 // Values of --gcmode and --sync.mode, and the bounds of --state.retention.
@@ -14,10 +15,9 @@ const (
 	GCModeFull    = "full"    // keep the state of the last StateRetention blocks
 	GCModeArchive = "archive" // keep every block's state
 
-	DefaultStateRetention = 256
-	// DefaultTrieCacheMiB is --cache.trie's default (chain.DefaultNodeCacheBytes).
-	DefaultTrieCacheMiB = 256
-	MinStateRetention   = 16 // a reorg deeper than this cannot be undone from kept state
+	DefaultStateRetention = chain.DefaultStateRetention
+	MinStateRetention     = chain.MinStateRetention           // a reorg deeper than this cannot be undone from kept state
+	DefaultTrieCacheMiB   = chain.DefaultNodeCacheBytes >> 20 // --cache.trie's default
 
 	SyncModeFull = "full" // replay every block from genesis
 	SyncModeSnap = "snap" // fetch a recent state from peers, then replay from it
