@@ -104,6 +104,31 @@ func (s *Service) startGossip() error {
 	if err := ps.RegisterTopicValidator(s.txsTopicName, pubsub.ValidatorEx(s.validateTx)); err != nil {
 		return fmt.Errorf("p2p: tx validator: %w", err)
 	}
+	evh, err := s.txs.EventHandler()
+	if err != nil {
+		return fmt.Errorf("p2p: events of %s: %w", s.txsTopicName, err)
+	}
+	s.goLocked(func() {
+		defer evh.Cancel()
+		for {
+			ev, err := evh.NextPeerEvent(s.ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == pubsub.PeerJoin {
+				// Its subscription can arrive before pubsub has our own
+				// stream to it, and a message published then is dropped
+				// for it: give the connection a moment.
+				s.txJoinAt.Store(time.Now().UnixNano())
+				select {
+				case <-time.After(heldPublishDelay):
+				case <-s.ctx.Done():
+					return
+				}
+				s.publishHeldTxs()
+			}
+		}
+	})
 	for _, t := range []*pubsub.Topic{s.blocks, s.txs} {
 		// Validators do the work; subscribing puts us in the mesh, and the
 		// delivered messages only need draining. A burst of txs (thousands
@@ -290,8 +315,57 @@ func (s *Service) BroadcastTx(tx *types.Tx) error {
 	if len(data) > s.caps.tx {
 		return fmt.Errorf("p2p: tx is %d bytes, over the %d gossip cap", len(data), s.caps.tx)
 	}
+	if !s.txPublishable() {
+		// Published now it would reach no one (or miss the peer that just
+		// subscribed), and a message is published once (content ids): hold
+		// it until a peer is ready.
+		s.log.Debug("No peer ready for txs yet: holding our tx", "tx", tx.Hash())
+		s.holdTx(data)
+		return nil
+	}
 	if err := s.txs.Publish(s.ctx, data); err != nil {
 		return fmt.Errorf("p2p: publish tx %s: %w", tx.Hash(), err)
 	}
 	return nil
+}
+
+// heldPublishDelay is how long after a peer subscribes the held txs go out.
+const heldPublishDelay = 300 * time.Millisecond
+
+// maxHeldTxs bounds the txs held for the first subscribed peer (the oldest
+// go first; the pool keeps them all).
+const maxHeldTxs = 4096
+
+func (s *Service) holdTx(data []byte) {
+	s.heldMu.Lock()
+	if len(s.heldTxs) >= maxHeldTxs {
+		s.heldTxs = s.heldTxs[1:]
+	}
+	s.heldTxs = append(s.heldTxs, data)
+	s.heldMu.Unlock()
+	if s.txPublishable() { // a peer became ready as we held it
+		s.publishHeldTxs()
+	}
+}
+
+// txPublishable reports whether a tx published now reaches a peer: one is
+// subscribed, and none subscribed in the last heldPublishDelay.
+func (s *Service) txPublishable() bool {
+	return len(s.txs.ListPeers()) > 0 && time.Since(time.Unix(0, s.txJoinAt.Load())) >= heldPublishDelay
+}
+
+// publishHeldTxs publishes the txs held while no peer was subscribed.
+func (s *Service) publishHeldTxs() {
+	s.heldMu.Lock()
+	held := s.heldTxs
+	s.heldTxs = nil
+	s.heldMu.Unlock()
+	for _, data := range held {
+		if err := s.txs.Publish(s.ctx, data); err != nil {
+			s.log.Warn("Publishing a held tx failed (it stays in the local pool)", "err", err)
+		}
+	}
+	if len(held) > 0 {
+		s.log.Debug("Published held txs to a new subscriber", "txs", len(held))
+	}
 }

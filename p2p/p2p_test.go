@@ -330,3 +330,21 @@ func TestBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A tx our node broadcasts while no peer is subscribed to the tx topic is
+// held, not lost (a message is published once): the first peer that
+// subscribes gets it.
+func TestGossipTxHeldUntilSubscriber(t *testing.T) {
+	g := testGenesis()
+	a := startNode(t, testConfig(), newFakeChain(g))
+	key, _ := crypto.GenerateKey()
+	tx := &types.Tx{ChainID: 7, Nonce: 1, To: crypto.PubkeyToAddress(key.PublicKey), Value: uint256.NewInt(5), Fee: uint256.NewInt(1)}
+	if err := tx.Sign(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.BroadcastTx(tx); err != nil {
+		t.Fatalf("broadcast with no peer: %v", err)
+	}
+	b := startNode(t, testConfig(a.Addrs()...), newFakeChain(g))
+	waitFor(t, "the held tx at the new peer", func() bool { return b.pool.has(tx.Hash()) })
+}

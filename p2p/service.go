@@ -159,7 +159,10 @@ type Service struct {
 	syncHighest    atomic.Uint64
 	rejectBlocks   atomic.Uint64 // gossip blocks rejected by the chain's rules
 	rejectTxs      atomic.Uint64
-	txFlood        txFloodMeter  // gossip txs our pool declined, per peer (gossip.go)
+	txFlood        txFloodMeter // gossip txs our pool declined, per peer (gossip.go)
+	heldMu         sync.Mutex
+	heldTxs        [][]byte      // our txs to publish once a peer is ready for them (gossip.go)
+	txJoinAt       atomic.Int64  // unix ns a peer last subscribed to the tx topic
 	snapFailures   int           // failed snap sessions in a row; syncLoop's own
 	snapOff        atomic.Bool   // they turned snap sync off for this run
 	snapPivotDone  atomic.Uint64 // the pivot of the last snap sync that finished; 0: none
