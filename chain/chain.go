@@ -44,6 +44,16 @@ type Chain struct {
 
 	insertMu sync.Mutex // one import at a time
 
+	// birthMu orders the commits that store nodes blindly (imports) with
+	// the pruner's releases (prune.go): births counts those commits and
+	// recent holds the Born lists of the last few.
+	birthMu sync.Mutex
+	births  uint64
+	recent  [recentBirths]birthRecord
+	// releaseHook, if set (tests), runs in a release's transaction with the
+	// nodes it deletes, before the commit.
+	releaseHook func(gone []common.Hash)
+
 	// The pruner (prune.go) releases what falls out of the windows behind
 	// the head, in the background. pruneMu is held while a pass runs;
 	// pendMu guards the head of the pass asked for and not yet taken.
@@ -157,8 +167,9 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 			return fmt.Errorf("read schema version: %w", err)
 		}
 		if v < schemaVersion {
-			return fmt.Errorf("datadir %s has chain schema %d, from before training jobs (a hard fork changed "+
-				"the job records, the state root and the genesis): delete the datadir and sync again", dir, v)
+			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d (an older layout: hard forks "+
+				"changed the job records, the state root and the genesis, then the trie's storage): delete the "+
+				"datadir and sync again", dir, v, schemaVersion)
 		}
 		if v != schemaVersion {
 			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d: run a newer build", dir, v, schemaVersion)
@@ -208,7 +219,7 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		}
 		root := head.Header.StateRoot
 		if root != ethtypes.EmptyRootHash {
-			if n, _, err := readNode(txn, root); err != nil || n == 0 {
+			if blob, err := readNode(txn, root); err != nil || blob == nil {
 				return fmt.Errorf("head state root %s of block %d is not stored (%v): the datadir is corrupt", root, head.Number(), err)
 			}
 		}
@@ -233,7 +244,7 @@ func (c *Chain) writeGenesisState(st *State) error {
 	wb := c.db.NewWriteBatch()
 	defer wb.Cancel()
 	for h, n := range counts {
-		if err := wb.Set(trieNodeKey(h), nodeRecord(n, mem[h])); err != nil {
+		if err := firstErr(wb.Set(trieNodeKey(h), mem[h]), writeCount(wb, h, n)); err != nil {
 			return err
 		}
 	}

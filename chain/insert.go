@@ -62,6 +62,15 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 	newHead := td.Gt(oldTD)
 
 	var dropped, added int
+	// The new nodes go into the node cache beside the commit (which mostly
+	// waits on badger's writer): a node cached for a block whose commit then
+	// fails is only a node no state needs, with its true bytes.
+	cached := make(chan struct{})
+	go func() {
+		defer close(cached)
+		c.store.added(st.journal.Born, *st.mem.Load())
+	}()
+	c.birthMu.Lock()
 	err = c.update(func(txn *badger.Txn) error {
 		if err := writeBlock(txn, b); err != nil {
 			return err
@@ -69,7 +78,10 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if err := writeTD(txn, hash, td); err != nil {
 			return err
 		}
-		if err := writeNodes(txn, st.journal.Born, *st.mem.Load()); err != nil {
+		if err := writeBornNodes(txn, st.journal.Born, *st.mem.Load()); err != nil {
+			return err
+		}
+		if err := markBirths(txn, b.Number(), hash); err != nil {
 			return err
 		}
 		if err := writeStateRecord(txn, b.Number(), hash, st.journal); err != nil {
@@ -104,10 +116,14 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		}
 		return writeHeadHash(txn, hash)
 	})
+	if err == nil {
+		c.noteBirths(st.journal.Born)
+	}
+	c.birthMu.Unlock()
+	<-cached
 	if err != nil {
 		return fmt.Errorf("store block %d %s: %w", b.Number(), hash.TerminalString(), err)
 	}
-	c.store.added(st.journal.Born, *st.mem.Load())
 	st.stored()
 	c.headers.add(hash, b.Header)
 	c.cacheBlock(b)

@@ -22,11 +22,13 @@ const DefaultStateRetention = 256
 // pivot sits 64 blocks behind a peer's head, and reorgs need room.
 const MinStateRetention = 16
 
-// pruneOpBudget bounds the reference-count updates one pruning pass makes,
-// so its transaction stays far below badger's limit and the first pass over
-// a backlog (an archive datadir reopened in full mode) spreads over blocks.
-// A pass always takes at least one block's journal.
-const pruneOpBudget = 20000
+// pruneOpBudget bounds the writes one pruning pass makes (a count written,
+// a node deleted: two), so its transaction stays below badger's limit (some
+// 26,000 entries with the chain's memtables) and the first pass over a
+// backlog (an archive datadir reopened in full mode) spreads over passes. A
+// pass always takes at least one block's journal; a block of 1,000
+// transfers at 10^6 accounts is ~7,200 born and as many dead nodes.
+const pruneOpBudget = 16000
 
 // The pruner runs beside the imports: an import announces its new head
 // without waiting for the release of what fell out of the window, which at
@@ -116,31 +118,118 @@ func (c *Chain) checkParentState(parentNumber, head uint64) error {
 	return nil
 }
 
-// pruneStates releases, in one transaction, the journals of blocks numbered
-// below cutoff (canonical or side, lowest first, within pruneOpBudget) and
-// returns their hashes and how many trie nodes it deleted. Archive mode
-// prunes nothing.
+// pruneStates counts the births of the blocks imported since it last ran,
+// then releases the journals of blocks numbered below cutoff (canonical or
+// side, lowest first, within pruneOpBudget), and returns their hashes and
+// how many trie nodes it deleted. Archive mode counts and releases nothing.
 func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err error) {
-	if c.archive {
-		return nil, 0, nil
+	for range releaseTries {
+		for {
+			counted, err := c.countBirths()
+			if err != nil {
+				return nil, 0, err
+			}
+			if counted == 0 {
+				break
+			}
+		}
+		if c.archive {
+			return nil, 0, nil
+		}
+		blocks, nodes, waited, err := c.releaseStates(cutoff)
+		if err != nil || !waited {
+			return blocks, nodes, err
+		}
+		// An import committed between the two: count it too.
 	}
-	var gone []common.Hash
+	return nil, 0, nil // the next head retries
+}
+
+// releaseTries bounds how often pruneStates counts births that an import
+// committed just before its release, before it leaves the release to the
+// next head.
+const releaseTries = 8
+
+// countBirths adds the references of the blocks whose births are marked
+// uncounted (lowest first, within pruneOpBudget) and clears their marks, in
+// one transaction. It returns how many blocks it counted.
+func (c *Chain) countBirths() (counted int, err error) {
 	err = c.update(func(txn *badger.Txn) error {
+		counted = 0
+		type mark struct {
+			n uint64
+			h common.Hash
+		}
+		var marks []mark
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues, opts.Prefix = false, prefixBirth
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n, h, ok := parseHeightKey(prefixBirth, it.Item().Key()); ok {
+				marks = append(marks, mark{n, h})
+			}
+		}
+		it.Close()
+		ops := 0
+		for _, m := range marks {
+			if ops >= pruneOpBudget {
+				break
+			}
+			var j stateJournal
+			switch err := readRLP(txn, stateIndexKey(m.n, m.h), &j); {
+			case errors.Is(err, errNotFound):
+				// No journal (not possible: a block is released only once
+				// counted): nothing to count.
+			case err != nil:
+				return fmt.Errorf("state journal of block %d %s: %w", m.n, m.h, err)
+			default:
+				if err := addRefs(txn, j.Born); err != nil {
+					return fmt.Errorf("count births of block %d %s: %w", m.n, m.h, err)
+				}
+				ops += len(j.Born)
+			}
+			if err := txn.Delete(birthMarkKey(m.n, m.h)); err != nil {
+				return err
+			}
+			counted++
+		}
+		return nil
+	})
+	return counted, err
+}
+
+// releaseStates releases, in one transaction, the journals of blocks
+// numbered below cutoff. It releases nothing while a block's births are
+// uncounted (they could raise a count it would drop to zero): it says so
+// and the caller counts them first. A birth committed after its
+// transaction began is caught by releaseNodes' reads.
+func (c *Chain) releaseStates(cutoff uint64) (blocks []common.Hash, nodes int, uncounted bool, err error) {
+	var gone []common.Hash
+	err = c.updateFenced(func(txn *badger.Txn) error {
 		gone = gone[:0] // a retried transaction starts over
 		blocks = blocks[:0]
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues, opts.Prefix = false, prefixBirth
+		it := txn.NewIterator(opts)
+		it.Rewind()
+		uncounted = it.Valid()
+		it.Close()
+		if uncounted {
+			return nil // counted at the next pass
+		}
 		type entry struct {
 			n       uint64
 			h       common.Hash
-			journal []byte
+			release []common.Hash
 		}
 		var (
 			old []entry
 			ops int
 		)
-		opts := badger.DefaultIteratorOptions
+		opts = badger.DefaultIteratorOptions
 		opts.Prefix = prefixStateN
-		it := txn.NewIterator(opts)
-		for it.Rewind(); it.Valid() && ops < pruneOpBudget; it.Next() {
+		it = txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && (len(old) == 0 || ops < pruneOpBudget); it.Next() {
 			n, h, ok := parseStateIndexKey(it.Item().Key())
 			if !ok {
 				continue
@@ -148,29 +237,29 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 			if n >= cutoff {
 				break
 			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
+			var j stateJournal
+			if err := it.Item().Value(func(v []byte) error { return rlp.DecodeBytes(v, &j) }); err != nil {
+				it.Close()
+				return fmt.Errorf("state journal of block %d %s: %w", n, h, err)
+			}
+			canon, err := readCanonicalHash(txn, n)
+			if err != nil && err != errNotFound {
 				it.Close()
 				return err
 			}
-			old = append(old, entry{n, h, v})
-			ops += len(v) / common.HashLength
+			release := j.Born // a side block: nothing kept descends from it
+			if err == nil && canon == h {
+				release = j.Dead // canonical: the states that held these are gone
+			}
+			if len(old) > 0 && ops+2*len(release) > pruneOpBudget {
+				break
+			}
+			old = append(old, entry{n, h, release})
+			ops += 2 * len(release)
 		}
 		it.Close() // a read-write txn allows one iterator and no writes under it
 		for _, e := range old {
-			var j stateJournal
-			if err := rlp.DecodeBytes(e.journal, &j); err != nil {
-				return fmt.Errorf("state journal of block %d %s: %w", e.n, e.h, err)
-			}
-			canon, err := readCanonicalHash(txn, e.n)
-			if err != nil && err != errNotFound {
-				return err
-			}
-			release := j.Born // a side block: nothing kept descends from it
-			if err == nil && canon == e.h {
-				release = j.Dead // canonical: the states that held these are gone
-			}
-			deleted, err := releaseNodes(txn, release)
+			deleted, err := releaseNodes(txn, e.release)
 			if err != nil {
 				return fmt.Errorf("prune state %d %s: %w", e.n, e.h, err)
 			}
@@ -180,13 +269,91 @@ func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err
 			}
 			blocks = append(blocks, e.h)
 		}
+		if c.releaseHook != nil {
+			c.releaseHook(gone)
+		}
 		return nil
-	})
+	}, func() []common.Hash { return gone })
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	c.store.deleted(gone)
-	return blocks, len(gone), nil
+	return blocks, len(gone), uncounted, nil
+}
+
+// recentBirths is how many imports' Born lists the chain keeps for
+// updateFenced: more imports during one release transaction rerun it.
+const recentBirths = 16
+
+// birthRecord is one import's Born list, numbered by birthMu's count.
+type birthRecord struct {
+	seq  uint64
+	born []common.Hash
+}
+
+// noteBirths records a committed import's Born list. Callers hold birthMu.
+func (c *Chain) noteBirths(born []common.Hash) {
+	c.births++
+	c.recent[c.births%recentBirths] = birthRecord{c.births, born}
+}
+
+// updateFenced runs fn in a transaction that deletes trie nodes (those
+// deleted() lists once fn ran) and commits it only if no import committed
+// since it began stored one of them again: such a birth is not counted
+// yet, so the node is still needed. It reruns fn when one did, or when the
+// commit conflicted, up to updateRetries times. Imports commit under
+// birthMu; fn runs without it, and only the check and the commit hold it.
+func (c *Chain) updateFenced(fn func(txn *badger.Txn) error, deleted func() []common.Hash) error {
+	err := badger.ErrConflict
+	for range updateRetries {
+		c.birthMu.Lock()
+		since := c.births
+		txn := c.db.NewTransaction(true) // sees every import up to since
+		c.birthMu.Unlock()
+		if err = fn(txn); err != nil {
+			txn.Discard()
+			return err
+		}
+		c.birthMu.Lock()
+		if c.reborn(since, deleted()) {
+			c.birthMu.Unlock()
+			txn.Discard()
+			err = errReborn
+			continue
+		}
+		err = txn.Commit()
+		c.birthMu.Unlock()
+		txn.Discard()
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+var errReborn = errors.New("a node the release deletes was stored again meanwhile")
+
+// reborn reports whether an import after since stored one of hs, or
+// whether the imports since are more than recent holds. Callers hold birthMu.
+func (c *Chain) reborn(since uint64, hs []common.Hash) bool {
+	if c.births == since || len(hs) == 0 {
+		return false
+	}
+	if c.births-since > recentBirths {
+		return true
+	}
+	gone := make(map[common.Hash]struct{}, len(hs))
+	for _, h := range hs {
+		gone[h] = struct{}{}
+	}
+	for seq := since + 1; seq <= c.births; seq++ {
+		for _, h := range c.recent[seq%recentBirths].born {
+			if _, ok := gone[h]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resultPruneBatch bounds the blocks one pass strips of result data.

@@ -278,3 +278,28 @@ func TestCloseTwice(t *testing.T) {
 	}
 	_ = h.c.Close() // badger reports it is closed already; no panic
 }
+
+// A release must not delete a node that an import stores again while the
+// release runs: that birth is not counted yet. The release's commit sees
+// the import's birth (chain.RebornDuringRelease stores the first node the
+// release deletes, as an import does), so the release runs again once the
+// birth is counted, and the node stays, counted once.
+func TestReleaseMeetsRebirth(t *testing.T) {
+	h := newHarness(t)
+	chain.SetStateRetention(h.c, chain.MinStateRetention)
+	reborn := chain.RebornDuringRelease(h.c)
+	for i := range chain.MinStateRetention + 4 {
+		h.mine(miner1, []*types.Tx{transfer(t, key1, uint64(i), addr2, qrn(1))})
+		h.c.WaitPruning()
+	}
+	n, ok := reborn()
+	if !ok {
+		t.Fatal("no release deleted a node")
+	}
+	if !chain.StoredNodes(h.c)[n] {
+		t.Fatalf("node %s, stored again during its release, was deleted", n)
+	}
+	if c, err := chain.NodeCount(h.c, n); err != nil || c != 1 {
+		t.Fatalf("node %s: count %d (%v), want 1 (the new birth)", n, c, err)
+	}
+}

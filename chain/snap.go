@@ -761,7 +761,7 @@ func (b *snapBatch) Replay(w ethdb.KeyValueWriter) error {
 
 // Write stores the nodes, in transactions of bounded size.
 func (b *snapBatch) Write() error {
-	const perTxn = 8192
+	const perTxn = 8192 // two writes each: far below badger's limit
 	for start := 0; start < len(b.keys); start += perTxn {
 		err := b.c.db.Update(func(txn *badger.Txn) error {
 			for i := start; i < min(start+perTxn, len(b.keys)); i++ {
@@ -769,14 +769,14 @@ func (b *snapBatch) Write() error {
 				if crypto.Keccak256Hash(b.vals[i]) != h {
 					return fmt.Errorf("snap sync: node %s does not hash to its key", h)
 				}
-				n, _, err := readNode(txn, h)
+				n, err := readCount(txn, h)
 				if err != nil {
 					return err
 				}
 				if n > 0 {
 					continue // already stored (the genesis state shares it)
 				}
-				if err := txn.Set(trieNodeKey(h), nodeRecord(1, b.vals[i])); err != nil {
+				if err := firstErr(txn.Set(trieNodeKey(h), b.vals[i]), writeCount(txn, h, 1)); err != nil {
 					return err
 				}
 			}

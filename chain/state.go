@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -149,6 +147,7 @@ type State struct {
 	rewards  map[common.Address]*uint256.Int
 	dirty    map[string]struct{} // "a"‖addr, "j"‖id, "r"‖addr of changed records
 	oldJobs  map[common.Hash]*Job
+	resolved map[string]common.Hash // trie path → hash of the committed node read there
 }
 
 // NewState returns an empty, mutable state outside any chain (genesis,
@@ -165,6 +164,7 @@ func (s *State) initMutable() {
 	s.rewards = make(map[common.Address]*uint256.Int)
 	s.dirty = make(map[string]struct{})
 	s.oldJobs = make(map[common.Hash]*Job)
+	s.resolved = make(map[string]common.Hash)
 }
 
 // stateAt returns the frozen state with root root in store.
@@ -199,7 +199,13 @@ func (s *State) NodeReader(common.Hash) (database.NodeReader, error) { return s,
 
 // Node implements database.NodeReader: the state's own new nodes first,
 // then the store.
-func (s *State) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) {
+// A mutable state notes each node's hash by its path as it resolves it: the
+// commit's journal then names the nodes it replaced without hashing them
+// again (newJournal).
+func (s *State) Node(_ common.Hash, path []byte, hash common.Hash) ([]byte, error) {
+	if s.resolved != nil {
+		s.resolved[string(path)] = hash
+	}
 	if m := s.mem.Load(); m != nil {
 		if blob, ok := (*m)[hash]; ok {
 			return blob, nil
@@ -536,10 +542,10 @@ func (s *State) freeze() {
 	if old := s.mem.Load(); old != nil {
 		maps.Copy(mem, *old)
 	}
-	s.journal = newJournal(nodes, mem)
+	s.journal = newJournal(nodes, s.resolved, mem)
 	s.mem.Store(&mem)
 	s.root, s.frozen = root, true
-	s.tr, s.accounts, s.jobs, s.rewards, s.dirty, s.oldJobs = nil, nil, nil, nil, nil, nil
+	s.tr, s.accounts, s.jobs, s.rewards, s.dirty, s.oldJobs, s.resolved = nil, nil, nil, nil, nil, nil, nil
 }
 
 // stored tells a frozen state that its nodes are in the store now.
@@ -555,50 +561,31 @@ type stateJournal struct {
 }
 
 // newJournal reads a commit's node set, adding its new nodes to mem. The
-// replaced nodes' hashes, one Keccak each, are computed on every core for
-// a large set. The journal's order carries no meaning.
-func newJournal(set *trienode.NodeSet, mem map[common.Hash][]byte) *stateJournal {
+// hash of a node the commit replaced is the one its path was resolved by
+// (resolved); a node read some other way is hashed. The journal's order
+// carries no meaning.
+func newJournal(set *trienode.NodeSet, resolved map[string]common.Hash, mem map[common.Hash][]byte) *stateJournal {
 	j := new(stateJournal)
 	if set == nil {
 		return j
 	}
-	type change struct {
-		n    *trienode.Node
-		orig []byte
-		prev common.Hash
-	}
-	changes := make([]change, 0, len(set.Nodes))
 	for path, n := range set.Nodes {
-		changes = append(changes, change{n: n, orig: set.Origins[path]})
-	}
-	hashOrigins := func(cs []change) {
-		for i := range cs {
-			if len(cs[i].orig) != 0 {
-				cs[i].prev = crypto.Keccak256Hash(cs[i].orig)
+		var prev common.Hash
+		if orig := set.Origins[path]; len(orig) != 0 {
+			var ok bool
+			if prev, ok = resolved[path]; !ok {
+				prev = crypto.Keccak256Hash(orig)
 			}
 		}
-	}
-	if workers := min(runtime.GOMAXPROCS(0), len(changes)/parallelReadMin); workers < 2 {
-		hashOrigins(changes)
-	} else {
-		var wg sync.WaitGroup
-		per := (len(changes) + workers - 1) / workers
-		for lo := 0; lo < len(changes); lo += per {
-			part := changes[lo:min(lo+per, len(changes))]
-			wg.Go(func() { hashOrigins(part) })
-		}
-		wg.Wait()
-	}
-	for _, c := range changes {
-		if !c.n.IsDeleted() && c.n.Hash == c.prev {
+		if !n.IsDeleted() && n.Hash == prev {
 			continue // rewritten unchanged
 		}
-		if c.prev != (common.Hash{}) {
-			j.Dead = append(j.Dead, c.prev)
+		if prev != (common.Hash{}) {
+			j.Dead = append(j.Dead, prev)
 		}
-		if !c.n.IsDeleted() {
-			j.Born = append(j.Born, c.n.Hash)
-			mem[c.n.Hash] = c.n.Blob
+		if !n.IsDeleted() {
+			j.Born = append(j.Born, n.Hash)
+			mem[n.Hash] = n.Blob
 		}
 	}
 	return j

@@ -13,22 +13,30 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// The state trie's nodes live in badger, keyed by hash ("T" ‖ hash), each
-// value the node's reference count (uvarint) followed by the node: the count
-// is how many trie positions, over every state kept, hold it. A block's commit adds one for each node it writes
-// (its journal's Born) at once, in the block's own transaction. The nodes it
-// replaced (Dead) are released only when the block falls out of the
-// retention window: then a canonical block releases its Dead, whose states
-// are behind the window now, and a side block its Born, which no kept state
-// descends from. A node is deleted when its count reaches zero, so a node a
-// kept state still reads is never touched (docs/protocol.md §8).
+// The state trie's nodes live in badger, keyed by hash: "T" ‖ hash → the
+// node. Beside each, "R" ‖ hash → its reference count (uvarint): how many
+// trie positions, over every state kept, hold it. A block's transaction
+// writes the nodes it made (its journal's Born) blindly, reading nothing,
+// and marks its births uncounted ("I" ‖ number ‖ hash). The pruner, beside
+// the imports, counts them: each of its passes first adds one per birth of
+// every marked block (and clears the mark), then, and only if no mark is
+// left, releases what fell out of the retention window: a canonical block
+// its Dead, whose states are behind the window now, and a side block its
+// Born, which no kept state descends from. A node is deleted when its count
+// reaches zero, so a node a kept state still reads is never touched
+// (docs/protocol.md §8). A block's birth committed while a release runs is
+// not counted by it, so the release commits only if no import since it
+// began stored a node it deletes (updateFenced); otherwise it runs again,
+// after counting that birth.
 
 // The node cache holds trie nodes by hash, off the Go heap (fastcache, as
 // geth's clean cache): every node a block commits and every node read from
 // badger goes in, oldest out first. A block's trie walk then reads badger
 // only for nodes no recent block touched. Pruning deletes the nodes it
-// removes from the store, so the cache holds a subset of what is stored;
-// the snap sync's "is it stored?" and its serving read badger itself.
+// removes from the store, so the cache holds what is stored, and at most
+// the nodes of a commit under way (cached beside it) or failed: the bytes
+// of a hash are the same everywhere, so a reader is never misled. The snap
+// sync's "is it stored?" and its serving read badger itself.
 const DefaultNodeCacheBytes = 256 << 20
 
 // nodeStore reads trie nodes from badger through the cache. Nodes are
@@ -56,7 +64,7 @@ func (ns *nodeStore) node(h common.Hash, cached bool) ([]byte, error) {
 	}
 	var blob []byte
 	err := ns.db.View(func(txn *badger.Txn) (err error) {
-		_, blob, err = readNode(txn, h)
+		blob, err = readNode(txn, h)
 		return err
 	})
 	if err != nil {
@@ -98,43 +106,71 @@ func (ns *nodeStore) close() {
 	}
 }
 
-// readNode returns node h's reference count and bytes (0, nil: not stored).
-func readNode(r dbReader, h common.Hash) (uint64, []byte, error) {
+// readNode returns node h's bytes (nil: not stored).
+func readNode(r dbReader, h common.Hash) ([]byte, error) {
 	v, err := get(r, trieNodeKey(h))
 	if errors.Is(err, errNotFound) {
-		return 0, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, err
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("trie node %s: empty record", h)
+	}
+	return v, nil
+}
+
+// readCount returns node h's reference count (0: none counted).
+func readCount(r dbReader, h common.Hash) (uint64, error) {
+	v, err := get(r, nodeCountKey(h))
+	if errors.Is(err, errNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
 	}
 	n, k := binary.Uvarint(v)
-	if k <= 0 || n == 0 || k == len(v) {
-		return 0, nil, fmt.Errorf("trie node %s: bad record", h)
+	if k <= 0 || k != len(v) || n == 0 {
+		return 0, fmt.Errorf("trie node %s: bad reference count record", h)
 	}
-	return n, v[k:], nil
+	return n, nil
 }
 
-// nodeRecord is a node's stored value: count, then the node.
-func nodeRecord(n uint64, blob []byte) []byte {
-	return append(binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(blob)), n), blob...)
+// writeCount stores node h's reference count n > 0.
+func writeCount(w dbWriter, h common.Hash, n uint64) error {
+	return w.Set(nodeCountKey(h), binary.AppendUvarint(nil, n))
 }
 
-// writeNodes adds one reference to each hash in born, writing the node
-// (from blobs) when it is new.
-func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byte) error {
-	refs, err := readRefs(txn, born)
+// writeBornNodes stores the nodes of born (bytes from blobs), reading
+// nothing: a node stored already is rewritten with the same bytes. Their
+// references are counted later (addRefs, by the pruner).
+func writeBornNodes(w dbWriter, born []common.Hash, blobs map[common.Hash][]byte) error {
+	seen := make(map[common.Hash]struct{}, len(born))
+	for _, h := range born {
+		if _, ok := seen[h]; ok {
+			continue
+		}
+		seen[h] = struct{}{}
+		blob, ok := blobs[h]
+		if !ok {
+			return fmt.Errorf("trie node %s: born without its bytes", h)
+		}
+		if err := w.Set(trieNodeKey(h), blob); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addRefs adds one reference to each hash in hs (stored by writeBornNodes).
+func addRefs(txn *badger.Txn, hs []common.Hash) error {
+	refs, err := readRefs(txn, hs)
 	if err != nil {
 		return err
 	}
 	for _, r := range refs {
-		blob := r.blob
-		if r.n == 0 {
-			var ok bool
-			if blob, ok = blobs[r.h]; !ok {
-				return fmt.Errorf("trie node %s: born without its bytes", r.h)
-			}
-		}
-		if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n+r.k, blob)); err != nil {
+		if err := writeCount(txn, r.h, r.n+r.k); err != nil {
 			return err
 		}
 	}
@@ -142,7 +178,8 @@ func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byt
 }
 
 // releaseNodes drops one reference from each hash, deleting a node whose
-// count reaches zero. It returns the nodes it deleted.
+// count reaches zero, and returns the nodes it deleted. Its transaction
+// must be committed by updateFenced (see the top of this file).
 func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
 	refs, err := readRefs(txn, hs)
 	if err != nil {
@@ -152,16 +189,16 @@ func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
 	for _, r := range refs {
 		switch {
 		case r.n == 0:
-			// Not stored (a bug, or a node an interrupted sync never got):
+			// Not counted (a bug, or a node an interrupted sync never got):
 			// nothing to release.
 			continue
 		case r.n <= r.k:
-			if err := txn.Delete(trieNodeKey(r.h)); err != nil {
+			if err := firstErr(txn.Delete(trieNodeKey(r.h)), txn.Delete(nodeCountKey(r.h))); err != nil {
 				return deleted, err
 			}
 			deleted = append(deleted, r.h)
 		default:
-			if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n-r.k, r.blob)); err != nil {
+			if err := writeCount(txn, r.h, r.n-r.k); err != nil {
 				return deleted, err
 			}
 		}
@@ -169,20 +206,19 @@ func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
 	return deleted, nil
 }
 
-// nodeRef is a node's stored count n and bytes, and k, how many times the
-// caller's list names it.
+// nodeRef is a node's stored count n and k, how many times the caller's
+// list names it.
 type nodeRef struct {
 	h    common.Hash
 	n, k uint64
-	blob []byte
 }
 
 // parallelReadMin is the list length from which readRefs reads on every
-// core: a block's commit names thousands of nodes, and each read is a
-// badger lookup that mostly finds nothing (a new node).
+// core: a block's journal names thousands of nodes, and each read is a
+// badger lookup.
 const parallelReadMin = 256
 
-// readRefs reads the stored record of each distinct hash in hs, in the
+// readRefs reads the stored count of each distinct hash in hs, in the
 // order of first mention. The reads share txn and run in parallel, none
 // concurrent with a write to it (badger allows concurrent Gets).
 func readRefs(txn *badger.Txn, hs []common.Hash) ([]nodeRef, error) {
@@ -197,7 +233,7 @@ func readRefs(txn *badger.Txn, hs []common.Hash) ([]nodeRef, error) {
 		refs = append(refs, nodeRef{h: h, k: 1})
 	}
 	read := func(r *nodeRef) (err error) {
-		r.n, r.blob, err = readNode(txn, r.h)
+		r.n, err = readCount(txn, r.h)
 		return err
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(refs)/(parallelReadMin/2))
@@ -238,4 +274,10 @@ func writeStateRecord(w dbWriter, n uint64, h common.Hash, j *stateJournal) erro
 
 func hasStateRecord(r dbReader, n uint64, h common.Hash) (bool, error) {
 	return has(r, stateIndexKey(n, h))
+}
+
+// markBirths records, in block (n, h)'s own transaction, that its Born are
+// not counted yet.
+func markBirths(w dbWriter, n uint64, h common.Hash) error {
+	return w.Set(birthMarkKey(n, h), nil)
 }
