@@ -283,7 +283,7 @@ func (c *Chain) releaseStates(cutoff uint64) (blocks []common.Hash, nodes int, u
 
 // recentBirths is how many imports' Born lists the chain keeps for
 // updateFenced: more imports during one release transaction rerun it.
-const recentBirths = 16
+const recentBirths = 64
 
 // birthRecord is one import's Born list, numbered by birthMu's count.
 type birthRecord struct {
