@@ -169,3 +169,6 @@ func NodeCount(c *Chain, h common.Hash) (n uint64, err error) {
 	err = c.db.View(func(txn *badger.Txn) (err error) { n, err = readCount(txn, h); return })
 	return n, err
 }
+
+// StateByRoot reads the state with root root from c's store, kept or not.
+func StateByRoot(c *Chain, root common.Hash) *State { return stateAt(c.store, root) }

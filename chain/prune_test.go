@@ -303,3 +303,53 @@ func TestReleaseMeetsRebirth(t *testing.T) {
 		t.Fatalf("node %s: count %d (%v), want 1 (the new birth)", n, c, err)
 	}
 }
+
+// An archive node counts every block's births though it releases nothing,
+// so its datadir reopened in full mode prunes to exactly the kept states:
+// nothing a kept state reads is missing and nothing else stays stored.
+func TestArchiveReopenedInFull(t *testing.T) {
+	const retention = 4
+	h := newHarness(t)
+	h.c.Close()
+	c, err := chain.OpenWith(h.dir, h.g, testEngine{}, nil, chain.Options{Archive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	chain.SetClock(c, func() time.Time { return time.UnixMilli(int64(h.nowMs.Load())) })
+	for i := range 12 {
+		h.mine(miner1, []*types.Tx{transfer(t, key1, uint64(i), common.BytesToAddress([]byte{0xAB, byte(i)}), qrn(1))})
+	}
+	h.c.WaitPruning()
+	if states, _ := chain.CountKeys(h.c); states != 13 {
+		t.Fatalf("archive keeps %d states, want all 13", states)
+	}
+	h.reopen() // full mode
+	chain.SetStateRetention(h.c, retention)
+	h.mine(miner1, []*types.Tx{transfer(t, key1, 12, addr2, qrn(1))})
+	h.c.WaitPruning()
+	head := h.c.CurrentBlock().Number()
+	reachable := make(map[common.Hash]bool)
+	for n := head - retention; n <= head; n++ {
+		if err := chain.ReachableNodes(stateOf(t, h, n), reachable); err != nil {
+			t.Fatalf("kept state %d: %v", n, err)
+		}
+	}
+	stored := chain.StoredNodes(h.c)
+	for k := range reachable {
+		if !stored[k] {
+			t.Fatalf("node %s of a kept state missing", k)
+		}
+	}
+	// The state just below the window: what it alone reads, its successor
+	// replaced, and that is released at the next head.
+	below := chain.StateByRoot(h.c, h.c.GetBlockByNumber(head-retention-1).Header.StateRoot)
+	if err := chain.ReachableNodes(below, reachable); err != nil {
+		t.Fatalf("state %d, below the window: %v", head-retention-1, err)
+	}
+	for k := range stored {
+		if !reachable[k] {
+			t.Fatalf("node %s stored though no kept state reads it (%d stored, %d reachable)", k, len(stored), len(reachable))
+		}
+	}
+}
