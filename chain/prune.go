@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -156,22 +155,8 @@ const releaseTries = 8
 func (c *Chain) countBirths() (counted int, err error) {
 	err = c.update(func(txn *badger.Txn) error {
 		counted = 0
-		type mark struct {
-			n uint64
-			h common.Hash
-		}
-		var marks []mark
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues, opts.Prefix = false, prefixBirth
-		it := txn.NewIterator(opts)
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n, h, ok := parseHeightKey(prefixBirth, it.Item().Key()); ok {
-				marks = append(marks, mark{n, h})
-			}
-		}
-		it.Close()
 		ops := 0
-		for _, m := range marks {
+		for _, m := range heightKeys(txn, prefixBirth, 0, 0) {
 			if ops >= pruneOpBudget {
 				break
 			}
@@ -356,6 +341,34 @@ func (c *Chain) reborn(since uint64, hs []common.Hash) bool {
 	return false
 }
 
+// heightKey is a prefix ‖ number ‖ blockHash key's block.
+type heightKey struct {
+	n uint64
+	h common.Hash
+}
+
+// heightKeys lists the blocks of the prefix ‖ number ‖ blockHash keys
+// under prefix, lowest first: those numbered below below (0: all), at most
+// max of them (0: all). It closes its iterator, so txn may be written after.
+func heightKeys(txn *badger.Txn, prefix []byte, below uint64, max int) []heightKey {
+	var out []heightKey
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues, opts.Prefix = false, prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid() && (max == 0 || len(out) < max); it.Next() {
+		n, h, ok := parseHeightKey(prefix, it.Item().Key())
+		if !ok {
+			continue
+		}
+		if below != 0 && n >= below {
+			break
+		}
+		out = append(out, heightKey{n, h})
+	}
+	return out
+}
+
 // resultPruneBatch bounds the blocks one pass strips of result data.
 const resultPruneBatch = 64
 
@@ -375,27 +388,7 @@ func (c *Chain) pruneResults(head uint64) ([]common.Hash, error) {
 	var stripped []common.Hash
 	err := c.update(func(txn *badger.Txn) error {
 		stripped = stripped[:0]
-		type entry struct {
-			n uint64
-			h common.Hash
-		}
-		var old []entry
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues, opts.Prefix = false, prefixResN
-		it := txn.NewIterator(opts)
-		for it.Rewind(); it.Valid() && len(old) < resultPruneBatch; it.Next() {
-			k := it.Item().Key()
-			if len(k) != 1+8+common.HashLength {
-				continue
-			}
-			n := binary.BigEndian.Uint64(k[1:9])
-			if n >= cutoff {
-				break
-			}
-			old = append(old, entry{n, common.BytesToHash(k[9:])})
-		}
-		it.Close()
-		for _, e := range old {
+		for _, e := range heightKeys(txn, prefixResN, cutoff, resultPruneBatch) {
 			body, err := readBody(txn, e.h)
 			if err != nil {
 				return fmt.Errorf("prune results of block %d: %w", e.n, err)
