@@ -30,11 +30,13 @@ const MinStateRetention = 16
 const pruneOpBudget = 16000
 
 // The pruner runs beside the imports: an import announces its new head
-// without waiting for the release of what fell out of the window, which at
-// scale costs as much as the import (a block's ~7,000 replaced nodes at 10^6
-// accounts). Its transactions and an import's may touch the same reference
-// counts; badger's conflict detection fails the later commit and update
-// runs it again on what is stored then, so the counts stay exact.
+// without waiting for the counting of its births or the release of what
+// fell out of the window, which at scale cost as much as the import (a
+// block's ~7,000 new and ~7,000 replaced nodes at 10^6 accounts). Imports
+// write no count; the counts the pruner and the snap sync both write are
+// guarded by badger's conflict detection (update runs the later commit again
+// on what is stored then), and a release against imports by updateFenced
+// (trie.go), so the counts stay exact.
 
 // requestPrune asks the pruner to prune behind head (a request not yet
 // taken is replaced: the latest head covers it).
