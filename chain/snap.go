@@ -763,7 +763,7 @@ func (b *snapBatch) Replay(w ethdb.KeyValueWriter) error {
 func (b *snapBatch) Write() error {
 	const perTxn = 8192 // two writes each: far below badger's limit
 	for start := 0; start < len(b.keys); start += perTxn {
-		err := b.c.db.Update(func(txn *badger.Txn) error {
+		err := b.c.update(func(txn *badger.Txn) error {
 			for i := start; i < min(start+perTxn, len(b.keys)); i++ {
 				h := common.BytesToHash(b.keys[i])
 				if crypto.Keccak256Hash(b.vals[i]) != h {
