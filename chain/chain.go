@@ -44,15 +44,11 @@ type Chain struct {
 
 	insertMu sync.Mutex // one import at a time
 
-	// birthMu orders the commits that store nodes blindly (imports) with
-	// the pruner's releases (prune.go): births counts those commits and
-	// recent holds the Born lists of the last few.
+	// birthMu is held by every commit that stores trie nodes, from telling
+	// the node filter to the commit, and by a filter build taking its
+	// snapshot (nodefilter.go).
 	birthMu sync.Mutex
-	births  uint64
-	recent  [recentBirths]birthRecord
-	// releaseHook, if set (tests), runs in a release's transaction with the
-	// nodes it deletes, before the commit.
-	releaseHook func(gone []common.Hash)
+	filter  *nodeFilter
 
 	// The pruner (prune.go) releases what falls out of the windows behind
 	// the head, in the background. pruneMu is held while a pass runs;
@@ -140,13 +136,14 @@ func open(dir string, g *Genesis, engine consensus.Engine, log *slog.Logger, opt
 		bad:     newLRU[common.Hash, error](badBlockCacheSize),
 		subs:    make(map[int]chan<- *types.Block),
 
-		pruneWake: make(chan struct{}, 1), pruneStop: make(chan struct{}),
+		pruneWake: make(chan struct{}, 1), pruneStop: make(chan struct{}), filter: newNodeFilter(),
 	}
 	if err := c.loadOrInit(dir, gstate); err != nil {
 		db.Close()
 		return nil, err
 	}
 	c.pruneWG.Go(c.pruner)
+	c.pruneWG.Go(func() { c.nodeFilterLoop(c.pruneStop) })
 	log.Info("chain opened", "dir", dir, "genesis", gblock.Hash(), "head", c.head.Number(), "hash", c.head.Hash())
 	return c, nil
 }
@@ -167,9 +164,8 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 			return fmt.Errorf("read schema version: %w", err)
 		}
 		if v < schemaVersion {
-			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d (an older layout: hard forks "+
-				"changed the job records, the state root and the genesis, then the trie's storage): delete the "+
-				"datadir and sync again", dir, v, schemaVersion)
+			return fmt.Errorf("datadir %s has chain schema %d, from before training jobs (a hard fork changed "+
+				"the job records, the state root and the genesis): delete the datadir and sync again", dir, v)
 		}
 		if v != schemaVersion {
 			return fmt.Errorf("datadir %s has chain schema %d, this build reads %d: run a newer build", dir, v, schemaVersion)
@@ -219,7 +215,7 @@ func (c *Chain) loadOrInit(dir string, gstate *State) error {
 		}
 		root := head.Header.StateRoot
 		if root != ethtypes.EmptyRootHash {
-			if blob, err := readNode(txn, root); err != nil || blob == nil {
+			if n, _, err := readNode(txn, root); err != nil || n == 0 {
 				return fmt.Errorf("head state root %s of block %d is not stored (%v): the datadir is corrupt", root, head.Number(), err)
 			}
 		}
@@ -244,7 +240,7 @@ func (c *Chain) writeGenesisState(st *State) error {
 	wb := c.db.NewWriteBatch()
 	defer wb.Cancel()
 	for h, n := range counts {
-		if err := firstErr(wb.Set(trieNodeKey(h), mem[h]), writeCount(wb, h, n)); err != nil {
+		if err := wb.Set(trieNodeKey(h), nodeRecord(n, mem[h])); err != nil {
 			return err
 		}
 	}

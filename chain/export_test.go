@@ -2,7 +2,6 @@ package chain
 
 import (
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -109,65 +108,45 @@ func Settle(c *Chain) error { return c.db.Flatten(2) }
 // count it found the last time.
 func UpdateAfterConflict(c *Chain) (runs int, seen uint64, err error) {
 	h := common.Hash{0xC0, 0xF1}
-	if err := c.db.Update(func(txn *badger.Txn) error { return writeCount(txn, h, 1) }); err != nil {
+	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(trieNodeKey(h), nodeRecord(1, []byte{0x80})) }); err != nil {
 		return 0, 0, err
 	}
 	err = c.update(func(txn *badger.Txn) error {
 		runs++
-		n, err := readCount(txn, h)
+		n, blob, err := readNode(txn, h)
 		if err != nil {
 			return err
 		}
 		seen = n
 		if runs == 1 { // a release commits meanwhile
-			if err := c.db.Update(func(other *badger.Txn) error { return writeCount(other, h, n+5) }); err != nil {
+			if err := c.db.Update(func(other *badger.Txn) error { return other.Set(trieNodeKey(h), nodeRecord(n+5, blob)) }); err != nil {
 				return err
 			}
 		}
-		return writeCount(txn, h, n+1)
+		return txn.Set(trieNodeKey(h), nodeRecord(n+1, blob))
 	})
 	return runs, seen, err
 }
 
-// RebornDuringRelease makes the next release that deletes nodes meet an
-// import: while the release's transaction runs, a block (numbered far
-// ahead, so no release takes it) stores the first node it deletes again,
-// as an import commits: the node, the block's journal with it born, the
-// mark that its births are uncounted. It returns that node's hash, once the
-// hook ran.
-func RebornDuringRelease(c *Chain) (reborn func() (common.Hash, bool)) {
-	var (
-		h    common.Hash
-		done bool
-	)
-	c.releaseHook = func(gone []common.Hash) {
-		if done || len(gone) == 0 {
-			return
-		}
-		done, h = true, gone[0]
-		blob, err := c.store.node(h, false) // the release's delete is not committed
-		if err != nil || blob == nil {
-			panic(fmt.Sprintf("node %s to store again: %v", h, err))
-		}
-		n, bh := c.CurrentBlock().Number()+1000, common.Hash{0xB0, 0x27}
-		c.birthMu.Lock()
-		defer c.birthMu.Unlock()
-		err = c.db.Update(func(txn *badger.Txn) error {
-			return firstErr(writeBornNodes(txn, []common.Hash{h}, map[common.Hash][]byte{h: blob}),
-				writeStateRecord(txn, n, bh, &stateJournal{Born: []common.Hash{h}}), markBirths(txn, n, bh))
-		})
-		if err != nil {
-			panic(err)
-		}
-		c.noteBirths([]common.Hash{h})
-	}
-	return func() (common.Hash, bool) { return h, done }
+// NodeCount returns node h's stored reference count (0: not stored).
+func NodeCount(c *Chain, h common.Hash) (n uint64, err error) {
+	err = c.db.View(func(txn *badger.Txn) (err error) { n, _, err = readNode(txn, h); return })
+	return n, err
 }
 
-// NodeCount returns node h's stored reference count.
-func NodeCount(c *Chain, h common.Hash) (n uint64, err error) {
-	err = c.db.View(func(txn *badger.Txn) (err error) { n, err = readCount(txn, h); return })
-	return n, err
+// NodeFilterBuilt reports whether c's node filter is built, and how many
+// nodes it holds.
+func NodeFilterBuilt(c *Chain) (bool, uint) {
+	c.filter.mu.RLock()
+	defer c.filter.mu.RUnlock()
+	return c.filter.cur != nil, c.filter.added
+}
+
+// BornNodes returns the nodes block h's commit stored (its journal's Born).
+func BornNodes(c *Chain, n uint64, h common.Hash) ([]common.Hash, error) {
+	var j stateJournal
+	err := c.db.View(func(txn *badger.Txn) error { return readRLP(txn, stateIndexKey(n, h), &j) })
+	return j.Born, err
 }
 
 // StateByRoot reads the state with root root from c's store, kept or not.

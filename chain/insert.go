@@ -71,6 +71,8 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		c.store.added(st.journal.Born, *st.mem.Load())
 	}()
 	c.birthMu.Lock()
+	absent := c.filter.absent(st.journal.Born)
+	c.filter.add(st.journal.Born)
 	err = c.update(func(txn *badger.Txn) error {
 		if err := writeBlock(txn, b); err != nil {
 			return err
@@ -78,10 +80,7 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		if err := writeTD(txn, hash, td); err != nil {
 			return err
 		}
-		if err := writeBornNodes(txn, st.journal.Born, *st.mem.Load()); err != nil {
-			return err
-		}
-		if err := markBirths(txn, b.Number(), hash); err != nil {
+		if err := writeNodes(txn, st.journal.Born, *st.mem.Load(), absent); err != nil {
 			return err
 		}
 		if err := writeStateRecord(txn, b.Number(), hash, st.journal); err != nil {
@@ -116,9 +115,6 @@ func (c *Chain) InsertBlock(b *types.Block) error {
 		}
 		return writeHeadHash(txn, hash)
 	})
-	if err == nil {
-		c.noteBirths(st.journal.Born)
-	}
 	c.birthMu.Unlock()
 	<-cached
 	if err != nil {

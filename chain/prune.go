@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -21,22 +22,18 @@ const DefaultStateRetention = 256
 // pivot sits 64 blocks behind a peer's head, and reorgs need room.
 const MinStateRetention = 16
 
-// pruneOpBudget bounds the writes one pruning pass makes (a count written,
-// a node deleted: two), so its transaction stays below badger's limit (some
-// 26,000 entries with the chain's memtables) and the first pass over a
-// backlog (an archive datadir reopened in full mode) spreads over passes. A
-// pass always takes at least one block's journal; a block of 1,000
-// transfers at 10^6 accounts is ~7,200 born and as many dead nodes.
-const pruneOpBudget = 16000
+// pruneOpBudget bounds the reference-count updates one pruning pass makes,
+// so its transaction stays far below badger's limit and the first pass over
+// a backlog (an archive datadir reopened in full mode) spreads over blocks.
+// A pass always takes at least one block's journal.
+const pruneOpBudget = 20000
 
 // The pruner runs beside the imports: an import announces its new head
-// without waiting for the counting of its births or the release of what
-// fell out of the window, which at scale cost as much as the import (a
-// block's ~7,000 new and ~7,000 replaced nodes at 10^6 accounts). Imports
-// write no count; the counts the pruner and the snap sync both write are
-// guarded by badger's conflict detection (update runs the later commit again
-// on what is stored then), and a release against imports by updateFenced
-// (trie.go), so the counts stay exact.
+// without waiting for the release of what fell out of the window, which at
+// scale costs as much as the import (a block's ~7,000 replaced nodes at 10^6
+// accounts). Its transactions and an import's may touch the same reference
+// counts; badger's conflict detection fails the later commit and update
+// runs it again on what is stored then, so the counts stay exact.
 
 // requestPrune asks the pruner to prune behind head (a request not yet
 // taken is replaced: the latest head covers it).
@@ -119,104 +116,31 @@ func (c *Chain) checkParentState(parentNumber, head uint64) error {
 	return nil
 }
 
-// pruneStates counts the births of the blocks imported since it last ran,
-// then releases the journals of blocks numbered below cutoff (canonical or
-// side, lowest first, within pruneOpBudget), and returns their hashes and
-// how many trie nodes it deleted. Archive mode counts and releases nothing.
+// pruneStates releases, in one transaction, the journals of blocks numbered
+// below cutoff (canonical or side, lowest first, within pruneOpBudget) and
+// returns their hashes and how many trie nodes it deleted. Archive mode
+// prunes nothing.
 func (c *Chain) pruneStates(cutoff uint64) (blocks []common.Hash, nodes int, err error) {
-	for range releaseTries {
-		for {
-			counted, err := c.countBirths()
-			if err != nil {
-				return nil, 0, err
-			}
-			if counted == 0 {
-				break
-			}
-		}
-		if c.archive {
-			return nil, 0, nil
-		}
-		blocks, nodes, waited, err := c.releaseStates(cutoff)
-		if err != nil || !waited {
-			return blocks, nodes, err
-		}
-		// An import committed between the two: count it too.
+	if c.archive {
+		return nil, 0, nil
 	}
-	return nil, 0, nil // the next head retries
-}
-
-// releaseTries bounds how often pruneStates counts births that an import
-// committed just before its release, before it leaves the release to the
-// next head.
-const releaseTries = 8
-
-// countBirths adds the references of the blocks whose births are marked
-// uncounted (lowest first, within pruneOpBudget) and clears their marks, in
-// one transaction. It returns how many blocks it counted.
-func (c *Chain) countBirths() (counted int, err error) {
-	err = c.update(func(txn *badger.Txn) error {
-		counted = 0
-		ops := 0
-		for _, m := range heightKeys(txn, prefixBirth, 0, 0) {
-			if ops >= pruneOpBudget {
-				break
-			}
-			var j stateJournal
-			switch err := readRLP(txn, stateIndexKey(m.n, m.h), &j); {
-			case errors.Is(err, errNotFound):
-				// No journal (not possible: a block is released only once
-				// counted): nothing to count.
-			case err != nil:
-				return fmt.Errorf("state journal of block %d %s: %w", m.n, m.h, err)
-			default:
-				if err := addRefs(txn, j.Born); err != nil {
-					return fmt.Errorf("count births of block %d %s: %w", m.n, m.h, err)
-				}
-				ops += len(j.Born)
-			}
-			if err := txn.Delete(birthMarkKey(m.n, m.h)); err != nil {
-				return err
-			}
-			counted++
-		}
-		return nil
-	})
-	return counted, err
-}
-
-// releaseStates releases, in one transaction, the journals of blocks
-// numbered below cutoff. It releases nothing while a block's births are
-// uncounted (they could raise a count it would drop to zero): it says so
-// and the caller counts them first. A birth committed after its
-// transaction began is caught by releaseNodes' reads.
-func (c *Chain) releaseStates(cutoff uint64) (blocks []common.Hash, nodes int, uncounted bool, err error) {
 	var gone []common.Hash
-	err = c.updateFenced(func(txn *badger.Txn) error {
+	err = c.update(func(txn *badger.Txn) error {
 		gone = gone[:0] // a retried transaction starts over
 		blocks = blocks[:0]
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues, opts.Prefix = false, prefixBirth
-		it := txn.NewIterator(opts)
-		it.Rewind()
-		uncounted = it.Valid()
-		it.Close()
-		if uncounted {
-			return nil // counted at the next pass
-		}
 		type entry struct {
 			n       uint64
 			h       common.Hash
-			release []common.Hash
+			journal []byte
 		}
 		var (
 			old []entry
 			ops int
 		)
-		opts = badger.DefaultIteratorOptions
+		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixStateN
-		it = txn.NewIterator(opts)
-		for it.Rewind(); it.Valid() && (len(old) == 0 || ops < pruneOpBudget); it.Next() {
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && ops < pruneOpBudget; it.Next() {
 			n, h, ok := parseStateIndexKey(it.Item().Key())
 			if !ok {
 				continue
@@ -224,29 +148,29 @@ func (c *Chain) releaseStates(cutoff uint64) (blocks []common.Hash, nodes int, u
 			if n >= cutoff {
 				break
 			}
-			var j stateJournal
-			if err := it.Item().Value(func(v []byte) error { return rlp.DecodeBytes(v, &j) }); err != nil {
-				it.Close()
-				return fmt.Errorf("state journal of block %d %s: %w", n, h, err)
-			}
-			canon, err := readCanonicalHash(txn, n)
-			if err != nil && err != errNotFound {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
 				it.Close()
 				return err
 			}
-			release := j.Born // a side block: nothing kept descends from it
-			if err == nil && canon == h {
-				release = j.Dead // canonical: the states that held these are gone
-			}
-			if len(old) > 0 && ops+2*len(release) > pruneOpBudget {
-				break
-			}
-			old = append(old, entry{n, h, release})
-			ops += 2 * len(release)
+			old = append(old, entry{n, h, v})
+			ops += len(v) / common.HashLength
 		}
 		it.Close() // a read-write txn allows one iterator and no writes under it
 		for _, e := range old {
-			deleted, err := releaseNodes(txn, e.release)
+			var j stateJournal
+			if err := rlp.DecodeBytes(e.journal, &j); err != nil {
+				return fmt.Errorf("state journal of block %d %s: %w", e.n, e.h, err)
+			}
+			canon, err := readCanonicalHash(txn, e.n)
+			if err != nil && err != errNotFound {
+				return err
+			}
+			release := j.Born // a side block: nothing kept descends from it
+			if err == nil && canon == e.h {
+				release = j.Dead // canonical: the states that held these are gone
+			}
+			deleted, err := releaseNodes(txn, release)
 			if err != nil {
 				return fmt.Errorf("prune state %d %s: %w", e.n, e.h, err)
 			}
@@ -256,119 +180,13 @@ func (c *Chain) releaseStates(cutoff uint64) (blocks []common.Hash, nodes int, u
 			}
 			blocks = append(blocks, e.h)
 		}
-		if c.releaseHook != nil {
-			c.releaseHook(gone)
-		}
 		return nil
-	}, func() []common.Hash { return gone })
+	})
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, err
 	}
 	c.store.deleted(gone)
-	return blocks, len(gone), uncounted, nil
-}
-
-// recentBirths is how many imports' Born lists the chain keeps for
-// updateFenced: more imports during one release transaction rerun it.
-const recentBirths = 64
-
-// birthRecord is one import's Born list, numbered by birthMu's count.
-type birthRecord struct {
-	seq  uint64
-	born []common.Hash
-}
-
-// noteBirths records a committed import's Born list. Callers hold birthMu.
-func (c *Chain) noteBirths(born []common.Hash) {
-	c.births++
-	c.recent[c.births%recentBirths] = birthRecord{c.births, born}
-}
-
-// updateFenced runs fn in a transaction that deletes trie nodes (those
-// deleted() lists once fn ran) and commits it only if no import committed
-// since it began stored one of them again: such a birth is not counted
-// yet, so the node is still needed. It reruns fn when one did, or when the
-// commit conflicted, up to updateRetries times. Imports commit under
-// birthMu; fn runs without it, and only the check and the commit hold it.
-func (c *Chain) updateFenced(fn func(txn *badger.Txn) error, deleted func() []common.Hash) error {
-	err := badger.ErrConflict
-	for range updateRetries {
-		c.birthMu.Lock()
-		since := c.births
-		txn := c.db.NewTransaction(true) // sees every import up to since
-		c.birthMu.Unlock()
-		if err = fn(txn); err != nil {
-			txn.Discard()
-			return err
-		}
-		c.birthMu.Lock()
-		if c.reborn(since, deleted()) {
-			c.birthMu.Unlock()
-			txn.Discard()
-			err = errReborn
-			continue
-		}
-		err = txn.Commit()
-		c.birthMu.Unlock()
-		txn.Discard()
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-	}
-	return err
-}
-
-var errReborn = errors.New("a node the release deletes was stored again meanwhile")
-
-// reborn reports whether an import after since stored one of hs, or
-// whether the imports since are more than recent holds. Callers hold birthMu.
-func (c *Chain) reborn(since uint64, hs []common.Hash) bool {
-	if c.births == since || len(hs) == 0 {
-		return false
-	}
-	if c.births-since > recentBirths {
-		return true
-	}
-	gone := make(map[common.Hash]struct{}, len(hs))
-	for _, h := range hs {
-		gone[h] = struct{}{}
-	}
-	for seq := since + 1; seq <= c.births; seq++ {
-		for _, h := range c.recent[seq%recentBirths].born {
-			if _, ok := gone[h]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// heightKey is a prefix ‖ number ‖ blockHash key's block.
-type heightKey struct {
-	n uint64
-	h common.Hash
-}
-
-// heightKeys lists the blocks of the prefix ‖ number ‖ blockHash keys
-// under prefix, lowest first: those numbered below below (0: all), at most
-// max of them (0: all). It closes its iterator, so txn may be written after.
-func heightKeys(txn *badger.Txn, prefix []byte, below uint64, max int) []heightKey {
-	var out []heightKey
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues, opts.Prefix = false, prefix
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	for it.Rewind(); it.Valid() && (max == 0 || len(out) < max); it.Next() {
-		n, h, ok := parseHeightKey(prefix, it.Item().Key())
-		if !ok {
-			continue
-		}
-		if below != 0 && n >= below {
-			break
-		}
-		out = append(out, heightKey{n, h})
-	}
-	return out
+	return blocks, len(gone), nil
 }
 
 // resultPruneBatch bounds the blocks one pass strips of result data.
@@ -390,7 +208,27 @@ func (c *Chain) pruneResults(head uint64) ([]common.Hash, error) {
 	var stripped []common.Hash
 	err := c.update(func(txn *badger.Txn) error {
 		stripped = stripped[:0]
-		for _, e := range heightKeys(txn, prefixResN, cutoff, resultPruneBatch) {
+		type entry struct {
+			n uint64
+			h common.Hash
+		}
+		var old []entry
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues, opts.Prefix = false, prefixResN
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && len(old) < resultPruneBatch; it.Next() {
+			k := it.Item().Key()
+			if len(k) != 1+8+common.HashLength {
+				continue
+			}
+			n := binary.BigEndian.Uint64(k[1:9])
+			if n >= cutoff {
+				break
+			}
+			old = append(old, entry{n, common.BytesToHash(k[9:])})
+		}
+		it.Close()
+		for _, e := range old {
 			body, err := readBody(txn, e.h)
 			if err != nil {
 				return fmt.Errorf("prune results of block %d: %w", e.n, err)

@@ -18,10 +18,8 @@ import (
 //	                           present while the block's state is kept (the last
 //	                           stateRetention blocks, canonical or not; all of
 //	                           them in archive mode), by height for the pruning
-//	"T" ‖ nodeHash           → state trie node (RLP, go-ethereum's encoding; trie.go)
-//	"R" ‖ nodeHash           → the node's reference count, uvarint (counted by the
-//	                           pruner; trie.go)
-//	"I" ‖ number ‖ blockHash → empty: the block's born nodes are not counted yet
+//	"T" ‖ nodeHash           → uvarint reference count ‖ state trie node (RLP,
+//	                           go-ethereum's encoding; trie.go)
 //	"n" ‖ number (8-byte BE) → canonical block hash (32 bytes)
 //	"p" ‖ jobID              → job program, raw vm encoding (content-addressed:
 //	                           written for every imported block, canonical or not)
@@ -46,8 +44,6 @@ var (
 	prefixTD     = []byte("t")
 	prefixStateN = []byte("S")
 	prefixTrie   = []byte("T")
-	prefixCount  = []byte("R")
-	prefixBirth  = []byte("I")
 	prefixResN   = []byte("D")
 	prefixResCut = []byte("d")
 	prefixCanon  = []byte("n")
@@ -60,21 +56,19 @@ var (
 // "S" snapshot index; version 3 the training fields of the job record (a
 // hard fork: state roots and the genesis changed) and the "c" checkpoints;
 // version 4 the state trie (another hard fork: the state root is the trie's)
-// in place of whole snapshots; version 5 the reference counts apart from the
-// nodes ("R") and the uncounted births ("I"). An older datadir is refused,
-// to be deleted.
-const schemaVersion = 5
+// in place of whole snapshots. An older datadir holds another chain: it is
+// refused, to be deleted.
+const schemaVersion = 4
 
 func hashKey(prefix []byte, h common.Hash) []byte {
 	return append(append(make([]byte, 0, len(prefix)+common.HashLength), prefix...), h[:]...)
 }
 
-func headerKey(h common.Hash) []byte    { return hashKey(prefixHeader, h) }
-func bodyKey(h common.Hash) []byte      { return hashKey(prefixBody, h) }
-func tdKey(h common.Hash) []byte        { return hashKey(prefixTD, h) }
-func trieNodeKey(h common.Hash) []byte  { return hashKey(prefixTrie, h) }
-func nodeCountKey(h common.Hash) []byte { return hashKey(prefixCount, h) }
-func programKey(h common.Hash) []byte   { return hashKey(prefixProg, h) }
+func headerKey(h common.Hash) []byte   { return hashKey(prefixHeader, h) }
+func bodyKey(h common.Hash) []byte     { return hashKey(prefixBody, h) }
+func tdKey(h common.Hash) []byte       { return hashKey(prefixTD, h) }
+func trieNodeKey(h common.Hash) []byte { return hashKey(prefixTrie, h) }
+func programKey(h common.Hash) []byte  { return hashKey(prefixProg, h) }
 func checkpointKey(root common.Hash) []byte {
 	return hashKey(prefixCkpt, root)
 }
@@ -88,18 +82,9 @@ func stateIndexKey(n uint64, h common.Hash) []byte {
 	return append(k, h[:]...)
 }
 
-// birthMarkKey sorts the blocks whose births are uncounted by height.
-func birthMarkKey(n uint64, h common.Hash) []byte {
-	k := binary.BigEndian.AppendUint64(append(make([]byte, 0, 1+8+common.HashLength), prefixBirth...), n)
-	return append(k, h[:]...)
-}
-
 // parseStateIndexKey is stateIndexKey's inverse.
-func parseStateIndexKey(k []byte) (uint64, common.Hash, bool) { return parseHeightKey(prefixStateN, k) }
-
-// parseHeightKey reads a prefix ‖ number ‖ blockHash key.
-func parseHeightKey(prefix, k []byte) (uint64, common.Hash, bool) {
-	if len(k) != 1+8+common.HashLength || k[0] != prefix[0] {
+func parseStateIndexKey(k []byte) (uint64, common.Hash, bool) {
+	if len(k) != 1+8+common.HashLength || k[0] != prefixStateN[0] {
 		return 0, common.Hash{}, false
 	}
 	return binary.BigEndian.Uint64(k[1:9]), common.BytesToHash(k[9:]), true

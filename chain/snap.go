@@ -761,27 +761,34 @@ func (b *snapBatch) Replay(w ethdb.KeyValueWriter) error {
 
 // Write stores the nodes, in transactions of bounded size.
 func (b *snapBatch) Write() error {
-	const perTxn = 8192 // two writes each: far below badger's limit
+	const perTxn = 8192
 	for start := 0; start < len(b.keys); start += perTxn {
+		hs := make([]common.Hash, 0, perTxn)
+		for _, k := range b.keys[start:min(start+perTxn, len(b.keys))] {
+			hs = append(hs, common.BytesToHash(k))
+		}
+		b.c.birthMu.Lock() // the node filter learns of every node stored (nodefilter.go)
+		b.c.filter.add(hs)
 		err := b.c.update(func(txn *badger.Txn) error {
 			for i := start; i < min(start+perTxn, len(b.keys)); i++ {
 				h := common.BytesToHash(b.keys[i])
 				if crypto.Keccak256Hash(b.vals[i]) != h {
 					return fmt.Errorf("snap sync: node %s does not hash to its key", h)
 				}
-				n, err := readCount(txn, h)
+				n, _, err := readNode(txn, h)
 				if err != nil {
 					return err
 				}
 				if n > 0 {
 					continue // already stored (the genesis state shares it)
 				}
-				if err := firstErr(txn.Set(trieNodeKey(h), b.vals[i]), writeCount(txn, h, 1)); err != nil {
+				if err := txn.Set(trieNodeKey(h), nodeRecord(1, b.vals[i])); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
+		b.c.birthMu.Unlock()
 		if err != nil {
 			return err
 		}

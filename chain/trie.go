@@ -13,21 +13,18 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// The state trie's nodes live in badger, keyed by hash: "T" ‖ hash → the
-// node. Beside each, "R" ‖ hash → its reference count (uvarint): how many
-// trie positions, over every state kept, hold it. A block's transaction
-// writes the nodes it made (its journal's Born) blindly, reading nothing,
-// and marks its births uncounted ("I" ‖ number ‖ hash). The pruner, beside
-// the imports, counts them: each of its passes first adds one per birth of
-// every marked block (and clears the mark), then, and only if no mark is
-// left, releases what fell out of the retention window: a canonical block
-// its Dead, whose states are behind the window now, and a side block its
-// Born, which no kept state descends from. A node is deleted when its count
+// The state trie's nodes live in badger, keyed by hash ("T" ‖ hash), each
+// value the node's reference count (uvarint) followed by the node: the count
+// is how many trie positions, over every state kept, hold it. A block's
+// commit adds one for each node it writes (its journal's Born) at once, in
+// the block's own transaction: it reads the counts of only the nodes the
+// node filter cannot rule out (nodefilter.go) and writes the others' records
+// as new. The nodes it replaced (Dead) are released only when the block
+// falls out of the retention window: then a canonical block releases its
+// Dead, whose states are behind the window now, and a side block its Born,
+// which no kept state descends from. A node is deleted when its count
 // reaches zero, so a node a kept state still reads is never touched
-// (docs/protocol.md §8). A block's birth committed while a release runs is
-// not counted by it, so the release commits only if no import since it
-// began stored a node it deletes (updateFenced); otherwise it runs again,
-// after counting that birth.
+// (docs/protocol.md §8).
 
 // The node cache holds trie nodes by hash, off the Go heap (fastcache, as
 // geth's clean cache): every node a block commits and every node read from
@@ -64,7 +61,7 @@ func (ns *nodeStore) node(h common.Hash, cached bool) ([]byte, error) {
 	}
 	var blob []byte
 	err := ns.db.View(func(txn *badger.Txn) (err error) {
-		blob, err = readNode(txn, h)
+		_, blob, err = readNode(txn, h)
 		return err
 	})
 	if err != nil {
@@ -106,71 +103,44 @@ func (ns *nodeStore) close() {
 	}
 }
 
-// readNode returns node h's bytes (nil: not stored).
-func readNode(r dbReader, h common.Hash) ([]byte, error) {
+// readNode returns node h's reference count and bytes (0, nil: not stored).
+func readNode(r dbReader, h common.Hash) (uint64, []byte, error) {
 	v, err := get(r, trieNodeKey(h))
 	if errors.Is(err, errNotFound) {
-		return nil, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	if len(v) == 0 {
-		return nil, fmt.Errorf("trie node %s: empty record", h)
-	}
-	return v, nil
-}
-
-// readCount returns node h's reference count (0: none counted).
-func readCount(r dbReader, h common.Hash) (uint64, error) {
-	v, err := get(r, nodeCountKey(h))
-	if errors.Is(err, errNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	n, k := binary.Uvarint(v)
-	if k <= 0 || k != len(v) || n == 0 {
-		return 0, fmt.Errorf("trie node %s: bad reference count record", h)
+	if k <= 0 || n == 0 || k == len(v) {
+		return 0, nil, fmt.Errorf("trie node %s: bad record", h)
 	}
-	return n, nil
+	return n, v[k:], nil
 }
 
-// writeCount stores node h's reference count n > 0.
-func writeCount(w dbWriter, h common.Hash, n uint64) error {
-	return w.Set(nodeCountKey(h), binary.AppendUvarint(nil, n))
+// nodeRecord is a node's stored value: count, then the node.
+func nodeRecord(n uint64, blob []byte) []byte {
+	return append(binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(blob)), n), blob...)
 }
 
-// writeBornNodes stores the nodes of born (bytes from blobs), reading
-// nothing: a node stored already is rewritten with the same bytes. Their
-// references are counted later (addRefs, by the pruner).
-func writeBornNodes(w dbWriter, born []common.Hash, blobs map[common.Hash][]byte) error {
-	seen := make(map[common.Hash]struct{}, len(born))
-	for _, h := range born {
-		if _, ok := seen[h]; ok {
-			continue
-		}
-		seen[h] = struct{}{}
-		blob, ok := blobs[h]
-		if !ok {
-			return fmt.Errorf("trie node %s: born without its bytes", h)
-		}
-		if err := w.Set(trieNodeKey(h), blob); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// addRefs adds one reference to each hash in hs (stored by writeBornNodes).
-func addRefs(txn *badger.Txn, hs []common.Hash) error {
-	refs, err := readRefs(txn, hs)
+// writeNodes adds one reference to each hash in born, writing the node
+// (from blobs) when it is new. A node in absent is known not to be stored
+// (the node filter said so): its record is written without a read.
+func writeNodes(txn *badger.Txn, born []common.Hash, blobs map[common.Hash][]byte, absent map[common.Hash]struct{}) error {
+	refs, err := readRefs(txn, born, absent)
 	if err != nil {
 		return err
 	}
 	for _, r := range refs {
-		if err := writeCount(txn, r.h, r.n+r.k); err != nil {
+		blob := r.blob
+		if r.n == 0 {
+			var ok bool
+			if blob, ok = blobs[r.h]; !ok {
+				return fmt.Errorf("trie node %s: born without its bytes", r.h)
+			}
+		}
+		if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n+r.k, blob)); err != nil {
 			return err
 		}
 	}
@@ -178,10 +148,9 @@ func addRefs(txn *badger.Txn, hs []common.Hash) error {
 }
 
 // releaseNodes drops one reference from each hash, deleting a node whose
-// count reaches zero, and returns the nodes it deleted. Its transaction
-// must be committed by updateFenced (see the top of this file).
+// count reaches zero. It returns the nodes it deleted.
 func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
-	refs, err := readRefs(txn, hs)
+	refs, err := readRefs(txn, hs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,16 +158,16 @@ func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
 	for _, r := range refs {
 		switch {
 		case r.n == 0:
-			// Not counted (a bug, or a node an interrupted sync never got):
+			// Not stored (a bug, or a node an interrupted sync never got):
 			// nothing to release.
 			continue
 		case r.n <= r.k:
-			if err := firstErr(txn.Delete(trieNodeKey(r.h)), txn.Delete(nodeCountKey(r.h))); err != nil {
+			if err := txn.Delete(trieNodeKey(r.h)); err != nil {
 				return deleted, err
 			}
 			deleted = append(deleted, r.h)
 		default:
-			if err := writeCount(txn, r.h, r.n-r.k); err != nil {
+			if err := txn.Set(trieNodeKey(r.h), nodeRecord(r.n-r.k, r.blob)); err != nil {
 				return deleted, err
 			}
 		}
@@ -206,39 +175,45 @@ func releaseNodes(txn *badger.Txn, hs []common.Hash) ([]common.Hash, error) {
 	return deleted, nil
 }
 
-// nodeRef is a node's stored count n and k, how many times the caller's
-// list names it.
+// nodeRef is a node's stored count n and bytes, and k, how many times the
+// caller's list names it.
 type nodeRef struct {
 	h    common.Hash
 	n, k uint64
+	blob []byte
 }
 
 // parallelReadMin is the list length from which readRefs reads on every
-// core: a block's journal names thousands of nodes, and each read is a
-// badger lookup.
+// core: a block's commit names thousands of nodes, and each read is a
+// badger lookup that mostly finds nothing (a new node).
 const parallelReadMin = 256
 
-// readRefs reads the stored count of each distinct hash in hs, in the
-// order of first mention. The reads share txn and run in parallel, none
-// concurrent with a write to it (badger allows concurrent Gets).
-func readRefs(txn *badger.Txn, hs []common.Hash) ([]nodeRef, error) {
+// readRefs reads the stored record of each distinct hash in hs, in the
+// order of first mention, but for those in absent (known not stored: count
+// 0). The reads share txn and run in parallel, none concurrent with a write
+// to it (badger allows concurrent Gets).
+func readRefs(txn *badger.Txn, hs []common.Hash, absent map[common.Hash]struct{}) ([]nodeRef, error) {
 	at := make(map[common.Hash]int, len(hs))
 	refs := make([]nodeRef, 0, len(hs))
+	var toRead []int
 	for _, h := range hs {
 		if i, ok := at[h]; ok {
 			refs[i].k++
 			continue
 		}
 		at[h] = len(refs)
+		if _, ok := absent[h]; !ok {
+			toRead = append(toRead, len(refs))
+		}
 		refs = append(refs, nodeRef{h: h, k: 1})
 	}
 	read := func(r *nodeRef) (err error) {
-		r.n, err = readCount(txn, r.h)
+		r.n, r.blob, err = readNode(txn, r.h)
 		return err
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(refs)/(parallelReadMin/2))
+	workers := min(runtime.GOMAXPROCS(0), len(toRead)/(parallelReadMin/2))
 	if workers < 2 {
-		for i := range refs {
+		for _, i := range toRead {
 			if err := read(&refs[i]); err != nil {
 				return nil, err
 			}
@@ -252,8 +227,8 @@ func readRefs(txn *badger.Txn, hs []common.Hash) ([]nodeRef, error) {
 	)
 	for range workers {
 		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(refs)) && first.Load() == nil; i = next.Add(1) - 1 {
-				if err := read(&refs[i]); err != nil {
+			for i := next.Add(1) - 1; i < int64(len(toRead)) && first.Load() == nil; i = next.Add(1) - 1 {
+				if err := read(&refs[toRead[i]]); err != nil {
 					first.CompareAndSwap(nil, &err)
 				}
 			}
@@ -274,10 +249,4 @@ func writeStateRecord(w dbWriter, n uint64, h common.Hash, j *stateJournal) erro
 
 func hasStateRecord(r dbReader, n uint64, h common.Hash) (bool, error) {
 	return has(r, stateIndexKey(n, h))
-}
-
-// markBirths records, in block (n, h)'s own transaction, that its Born are
-// not counted yet.
-func markBirths(w dbWriter, n uint64, h common.Hash) error {
-	return w.Set(birthMarkKey(n, h), nil)
 }
