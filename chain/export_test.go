@@ -134,12 +134,19 @@ func NodeCount(c *Chain, h common.Hash) (n uint64, err error) {
 	return n, err
 }
 
-// NodeFilterBuilt reports whether c's node filter is built, and how many
-// nodes it holds.
-func NodeFilterBuilt(c *Chain) (bool, uint) {
+// NodeFilterBuilds returns how many node filters c has built.
+func NodeFilterBuilds(c *Chain) int {
 	c.filter.mu.RLock()
 	defer c.filter.mu.RUnlock()
-	return c.filter.cur != nil, c.filter.added
+	return c.filter.builds
+}
+
+// FillNodeFilter makes c's node filter full: the next node added asks for
+// a new one.
+func FillNodeFilter(c *Chain) {
+	c.filter.mu.Lock()
+	defer c.filter.mu.Unlock()
+	c.filter.capacity = c.filter.added
 }
 
 // BornNodes returns the nodes block h's commit stored (its journal's Born).

@@ -35,6 +35,7 @@ type nodeFilter struct {
 	capacity uint               // nodes cur was sized for, at 1% false positives
 	added    uint               // nodes in cur: the snapshot's and those added since
 	building bool
+	builds   int      // filters built so far
 	pending  []uint64 // nodes added while a build runs, for the new filter
 	rebuild  chan struct{}
 }
@@ -170,6 +171,7 @@ func (c *Chain) buildNodeFilter(stop <-chan struct{}) error {
 		f.put(bf, k)
 	}
 	f.cur, f.capacity, f.added = bf, capacity, n
+	f.builds++
 	c.log.Debug("built the trie node filter", "nodes", n, "capacity", capacity, "elapsed", time.Since(start))
 	return nil
 }
