@@ -763,16 +763,16 @@ func (b *snapBatch) Replay(w ethdb.KeyValueWriter) error {
 func (b *snapBatch) Write() error {
 	const perTxn = 8192
 	for start := 0; start < len(b.keys); start += perTxn {
-		hs := make([]common.Hash, 0, perTxn)
-		for _, k := range b.keys[start:min(start+perTxn, len(b.keys))] {
-			hs = append(hs, common.BytesToHash(k))
+		keys, vals := b.keys[start:min(start+perTxn, len(b.keys))], b.vals[start:]
+		hs := make([]common.Hash, len(keys))
+		for i, k := range keys {
+			hs[i] = common.BytesToHash(k)
 		}
 		b.c.birthMu.Lock() // the node filter learns of every node stored (nodefilter.go)
 		b.c.filter.add(hs)
 		err := b.c.update(func(txn *badger.Txn) error {
-			for i := start; i < min(start+perTxn, len(b.keys)); i++ {
-				h := common.BytesToHash(b.keys[i])
-				if crypto.Keccak256Hash(b.vals[i]) != h {
+			for i, h := range hs {
+				if crypto.Keccak256Hash(vals[i]) != h {
 					return fmt.Errorf("snap sync: node %s does not hash to its key", h)
 				}
 				n, _, err := readNode(txn, h)
@@ -782,7 +782,7 @@ func (b *snapBatch) Write() error {
 				if n > 0 {
 					continue // already stored (the genesis state shares it)
 				}
-				if err := txn.Set(trieNodeKey(h), nodeRecord(1, b.vals[i])); err != nil {
+				if err := txn.Set(trieNodeKey(h), nodeRecord(1, vals[i])); err != nil {
 					return err
 				}
 			}
