@@ -174,8 +174,9 @@ func readTxLookup(r dbReader, tx common.Hash) (*TxLookup, error) {
 }
 
 func writeTxLookups(w dbWriter, b *types.Block) error {
+	bh := b.Hash() // a header hash is an encoding and a Keccak: once, not once a tx
 	for i, tx := range b.Txs {
-		l := TxLookup{BlockHash: b.Hash(), Number: b.Number(), Index: uint64(i)}
+		l := TxLookup{BlockHash: bh, Number: b.Number(), Index: uint64(i)}
 		if err := w.Set(txLookupKey(tx.Hash()), mustRLP(&l)); err != nil {
 			return err
 		}
