@@ -28,7 +28,8 @@ import (
 // No node may be stored unseen: every commit that stores nodes (an import, a
 // snap sync batch) tells the filter and commits under the chain's birthMu,
 // and a build starts recording those additions and takes its snapshot under
-// it too, so a node is either in the snapshot or recorded.
+// it too, so a node is either in the snapshot or recorded. (The genesis
+// state is written before the first build starts: in its snapshot.)
 type nodeFilter struct {
 	mu       sync.RWMutex
 	cur      *bloom.BloomFilter // nil: not built yet
