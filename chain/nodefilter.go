@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -36,8 +35,8 @@ type nodeFilter struct {
 	capacity uint               // nodes cur was sized for, at 1% false positives
 	added    uint               // nodes in cur: the snapshot's and those added since
 	building bool
-	builds   int      // filters built so far
-	pending  []uint64 // nodes added while a build runs, for the new filter
+	builds   int       // filters built so far
+	pending  [][8]byte // nodes added while a build runs, for the new filter
 	rebuild  chan struct{}
 }
 
@@ -51,19 +50,7 @@ func newNodeFilter() *nodeFilter { return &nodeFilter{rebuild: make(chan struct{
 
 // filterKey is the part of a node hash the filter keeps: 8 of its bytes
 // are as good as all 32 for a filter of a few million entries.
-func filterKey(h common.Hash) uint64 { return binary.BigEndian.Uint64(h[:8]) }
-
-func (f *nodeFilter) test(k uint64) bool {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], k)
-	return f.cur.Test(b[:])
-}
-
-func (f *nodeFilter) put(bf *bloom.BloomFilter, k uint64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], k)
-	bf.Add(b[:])
-}
+func filterKey(h []byte) [8]byte { return [8]byte(h[:8]) }
 
 // absent returns the hashes of hs that are certainly not stored. Callers
 // hold birthMu, so none is stored before their own commit.
@@ -75,7 +62,7 @@ func (f *nodeFilter) absent(hs []common.Hash) map[common.Hash]struct{} {
 	}
 	out := make(map[common.Hash]struct{}, len(hs))
 	for _, h := range hs {
-		if !f.test(filterKey(h)) {
+		if k := filterKey(h[:]); !f.cur.Test(k[:]) {
 			out[h] = struct{}{}
 		}
 	}
@@ -88,12 +75,12 @@ func (f *nodeFilter) add(hs []common.Hash) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, h := range hs {
-		k := filterKey(h)
+		k := filterKey(h[:])
 		if f.building {
 			f.pending = append(f.pending, k)
 		}
 		if f.cur != nil {
-			f.put(f.cur, k)
+			f.cur.Add(k[:])
 			f.added++
 		}
 	}
@@ -141,7 +128,7 @@ func (c *Chain) buildNodeFilter(stop <-chan struct{}) error {
 		f.mu.Unlock()
 	}()
 
-	var keys []uint64
+	var keys [][8]byte
 	opts := badger.DefaultIteratorOptions
 	opts.PrefetchValues, opts.Prefix = false, prefixTrie
 	it := txn.NewIterator(opts)
@@ -151,7 +138,7 @@ func (c *Chain) buildNodeFilter(stop <-chan struct{}) error {
 		if len(k) != 1+common.HashLength {
 			continue
 		}
-		keys = append(keys, binary.BigEndian.Uint64(k[1:9]))
+		keys = append(keys, filterKey(k[1:]))
 		if len(keys)%filterBatch == 0 {
 			select {
 			case <-stop:
@@ -165,11 +152,8 @@ func (c *Chain) buildNodeFilter(stop <-chan struct{}) error {
 	n := uint(len(keys) + len(f.pending))
 	capacity := max(2*n, minNodeFilter)
 	bf := bloom.NewWithEstimates(capacity, nodeFilterFP)
-	for _, k := range keys {
-		f.put(bf, k)
-	}
-	for _, k := range f.pending {
-		f.put(bf, k)
+	for _, k := range append(keys, f.pending...) {
+		bf.Add(k[:])
 	}
 	f.cur, f.capacity, f.added = bf, capacity, n
 	f.builds++
