@@ -67,7 +67,11 @@ import (
 // bare records with fsync (no reads, no counts). No signature, rule,
 // journal, index or cache. flat / floor bounds the ratio any such import
 // reaches on this machine; flat / floor's trie part (ms/block-trie) bounds
-// it for any storage at all.
+// it for any storage at all. ms/block-hash-only is the same trie work on a
+// trie kept open across the blocks and only hashed, never committed: no
+// node collected, stored or decoded twice, which no import that keeps its
+// states can do with this library (a committed trie is closed for use) and
+// which still bounds what any import on it can reach.
 //
 // QUERN_SCALE_MAX caps the accounts (default 1000000); run with
 // -benchtime 1x: each run builds its own genesis. QUERN_SCALE_CPUPROFILE=F
@@ -453,7 +457,13 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	var libTime, recTime time.Duration
+	// live stays open across the blocks and is only ever hashed: the
+	// library's cost with nothing collected, stored or read again.
+	live, err := trie.New(trie.TrieID(root), nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var libTime, recTime, liveTime time.Duration
 	for i := range blocks {
 		rng := rand.New(rand.NewPCG(uint64(i), 7)) // the trie's blocks' recipients
 		moves := make([][2]common.Address, scaleSenders)
@@ -494,6 +504,11 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 		}
 		recTime += time.Since(t1)
 		libTime += min(took[0], took[1])
+		t3 := time.Now()
+		if h := floorLiveWork(b, live, moves); h != root {
+			b.Fatalf("block %d: the live trie hashes to %s, the committed one to %s", i, h, root)
+		}
+		liveTime += time.Since(t3)
 		b.StopTimer()
 		for _, n := range set.Nodes {
 			if !n.IsDeleted() {
@@ -505,7 +520,43 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 	b.ReportMetric(ms(libTime+recTime), "ms/block")
 	b.ReportMetric(ms(libTime), "ms/block-trie")
 	b.ReportMetric(ms(recTime), "ms/block-records")
+	b.ReportMetric(ms(liveTime), "ms/block-hash-only")
 	b.StartTimer()
+}
+
+// floorLiveWork applies a block's moves to a trie that stays open (each
+// path resolved once, then kept in memory) and hashes it, without
+// committing: what the block's trie work costs when no node is collected
+// or re-read. It returns the root.
+func floorLiveWork(b *testing.B, tr *trie.Trie, moves [][2]common.Address) common.Hash {
+	touched := make(map[common.Address]*floorAccount, 2*len(moves))
+	read := func(a common.Address) *floorAccount {
+		if acc, ok := touched[a]; ok {
+			return acc
+		}
+		v, err := tr.Get(chain.AccountKey(a))
+		if err != nil {
+			b.Fatal(err)
+		}
+		acc := new(floorAccount)
+		if err := rlp.DecodeBytes(v, acc); err != nil {
+			b.Fatal(err)
+		}
+		touched[a] = acc
+		return acc
+	}
+	for _, m := range moves {
+		from, to := read(m[0]), read(m[1])
+		from.Balance = new(uint256.Int).Sub(from.Balance, uint256.NewInt(1))
+		from.Nonce++
+		to.Balance = new(uint256.Int).Add(to.Balance, uint256.NewInt(1))
+	}
+	for a, acc := range touched {
+		if err := tr.Update(chain.AccountKey(a), mustEncode(b, acc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tr.Hash()
 }
 
 // floorTrieWork is one block's trie work for the floor: read each move's
