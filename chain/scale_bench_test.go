@@ -524,11 +524,10 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 	b.StartTimer()
 }
 
-// floorLiveWork applies a block's moves to a trie that stays open (each
-// path resolved once, then kept in memory) and hashes it, without
-// committing: what the block's trie work costs when no node is collected
-// or re-read. It returns the root.
-func floorLiveWork(b *testing.B, tr *trie.Trie, moves [][2]common.Address) common.Hash {
+// floorMoves reads each move's two accounts from tr, takes one wei from the
+// first (and bumps its nonce) to the second, and returns the accounts it
+// changed.
+func floorMoves(b *testing.B, tr *trie.Trie, moves [][2]common.Address) map[common.Address]*floorAccount {
 	touched := make(map[common.Address]*floorAccount, 2*len(moves))
 	read := func(a common.Address) *floorAccount {
 		if acc, ok := touched[a]; ok {
@@ -551,6 +550,15 @@ func floorLiveWork(b *testing.B, tr *trie.Trie, moves [][2]common.Address) commo
 		from.Nonce++
 		to.Balance = new(uint256.Int).Add(to.Balance, uint256.NewInt(1))
 	}
+	return touched
+}
+
+// floorLiveWork applies a block's moves to a trie that stays open (each
+// path resolved once, then kept in memory) and hashes it, without
+// committing: what the block's trie work costs when no node is collected
+// or re-read. It returns the root.
+func floorLiveWork(b *testing.B, tr *trie.Trie, moves [][2]common.Address) common.Hash {
+	touched := floorMoves(b, tr, moves)
 	for a, acc := range touched {
 		if err := tr.Update(chain.AccountKey(a), mustEncode(b, acc)); err != nil {
 			b.Fatal(err)
@@ -581,28 +589,7 @@ func floorTrieWork(b *testing.B, nodes *memNodes, root common.Hash, moves [][2]c
 			b.Fatal(err)
 		}
 	}
-	touched := make(map[common.Address]*floorAccount, 2*len(moves))
-	read := func(a common.Address) *floorAccount {
-		if acc, ok := touched[a]; ok {
-			return acc
-		}
-		v, err := tr.Get(chain.AccountKey(a))
-		if err != nil {
-			b.Fatal(err)
-		}
-		acc := new(floorAccount)
-		if err := rlp.DecodeBytes(v, acc); err != nil {
-			b.Fatal(err)
-		}
-		touched[a] = acc
-		return acc
-	}
-	for _, m := range moves {
-		from, to := read(m[0]), read(m[1])
-		from.Balance = new(uint256.Int).Sub(from.Balance, uint256.NewInt(1))
-		from.Nonce++
-		to.Balance = new(uint256.Int).Add(to.Balance, uint256.NewInt(1))
-	}
+	touched := floorMoves(b, tr, moves)
 	addrs := slices.SortedFunc(maps.Keys(touched), func(x, y common.Address) int { return bytes.Compare(x[:], y[:]) })
 	if parallel {
 		keys, vals := make([][]byte, len(addrs)), make([][]byte, len(addrs))
