@@ -2,12 +2,20 @@ package chain
 
 import (
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/quern-chain/quern/consensus"
 )
+
+// OpenStoreDB opens a badger database at dir with the chain's own options,
+// fsync on (what the scale benchmark's floor writes its records to).
+func OpenStoreDB(dir string) (*badger.DB, error) {
+	return openDB(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+}
 
 // SetClock replaces the chain's clock (future-block rule) in tests.
 func SetClock(c *Chain, now func() time.Time) { c.now = now }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -448,11 +447,7 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 	for _, n := range set.Nodes {
 		nodes.put(n.Hash, n.Blob)
 	}
-	dir := b.TempDir()
-	opts := badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).WithNumMemtables(2).WithCompression(options.None).
-		WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20)
-	db, err := badger.Open(opts)
+	db, err := chain.OpenStoreDB(b.TempDir()) // the chain's own badger options
 	if err != nil {
 		b.Fatal(err)
 	}
