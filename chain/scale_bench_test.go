@@ -156,12 +156,22 @@ func (fx *scaleFixture) genesis() *chain.Genesis {
 	return g
 }
 
+// moves returns block i's 1000 moves of one wei, sender s to a random
+// account: the same blocks for the trie, the flat snapshot and the floor.
+func (fx *scaleFixture) moves(i int) [][2]common.Address {
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	moves := make([][2]common.Address, scaleSenders)
+	for s := range moves {
+		moves[s] = [2]common.Address{fx.senders[s], fx.all[rng.IntN(len(fx.all))]}
+	}
+	return moves
+}
+
 // transfers returns block i's 1000 transfers (sender s at nonce i).
 func (fx *scaleFixture) transfers(b *testing.B, i int) []*types.Tx {
-	rng := rand.New(rand.NewPCG(uint64(i), 7))
 	txs := make([]*types.Tx, scaleSenders)
-	for s := range txs {
-		txs[s] = transfer(b, fx.keys[s], uint64(i), fx.all[rng.IntN(len(fx.all))], uint256.NewInt(1))
+	for s, m := range fx.moves(i) {
+		txs[s] = transfer(b, fx.keys[s], uint64(i), m[1], uint256.NewInt(1))
 	}
 	return txs
 }
@@ -309,16 +319,9 @@ func (fx *scaleFixture) flat(b *testing.B, blocks int) {
 	for a, v := range alloc {
 		state[a] = &chain.Account{Balance: new(uint256.Int).Set(v)}
 	}
-	type move struct {
-		from, to common.Address
-	}
 	var elapsed time.Duration
 	for i := range blocks {
-		rng := rand.New(rand.NewPCG(uint64(i), 7))
-		moves := make([]move, scaleSenders)
-		for s := range moves {
-			moves[s] = move{fx.senders[s], fx.all[rng.IntN(len(fx.all))]}
-		}
+		moves := fx.moves(i)
 		b.StartTimer()
 		t0 := time.Now()
 		next := make(map[common.Address]*chain.Account, len(state)) // State.Copy
@@ -326,7 +329,7 @@ func (fx *scaleFixture) flat(b *testing.B, blocks int) {
 			next[a] = &chain.Account{Balance: new(uint256.Int).Set(acc.Balance), Nonce: acc.Nonce}
 		}
 		for _, m := range moves {
-			from, to := next[m.from], next[m.to]
+			from, to := next[m[0]], next[m[1]]
 			from.Balance = new(uint256.Int).Sub(from.Balance, uint256.NewInt(1))
 			from.Nonce++
 			to.Balance = new(uint256.Int).Add(to.Balance, uint256.NewInt(1))
@@ -460,11 +463,7 @@ func (fx *scaleFixture) floor(b *testing.B, blocks int) {
 	}
 	var libTime, recTime, liveTime time.Duration
 	for i := range blocks {
-		rng := rand.New(rand.NewPCG(uint64(i), 7)) // the trie's blocks' recipients
-		moves := make([][2]common.Address, scaleSenders)
-		for s := range moves {
-			moves[s] = [2]common.Address{fx.senders[s], fx.all[rng.IntN(len(fx.all))]}
-		}
+		moves := fx.moves(i)
 		b.StartTimer()
 		var (
 			roots [2]common.Hash
